@@ -1,0 +1,81 @@
+/**
+ * The only door to a host. Every command the engine runs and every file it reads or writes on the host
+ * goes through a HostAccess, so the same engine drives the local machine, a simulated host in tests, and
+ * (later) a remote host over SSH. Nothing else in the code calls execa or touches /sys directly.
+ */
+
+/** Outcome of one command. A non-zero exit is not an exception: callers classify it. */
+export interface RunResult {
+  /** argv that ran (for messages; never contains secrets: we never pass secrets on a command line). */
+  readonly argv: readonly string[];
+  /** Process exit code; -1 when it was killed (timeout or signal) or could not start. */
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** True when the command was killed because it ran past `timeoutMs`. */
+  readonly timedOut: boolean;
+  /** True when the executable does not exist (ENOENT on spawn). */
+  readonly notFound: boolean;
+}
+
+export interface RunOptions {
+  /** Kill the command after this long (ms). Default 60 000. */
+  readonly timeoutMs?: number;
+  /** Extra environment variables. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Releases a lock taken with {@link HostAccess.lock}. Idempotent. */
+export type Unlock = () => Promise<void>;
+
+export interface HostAccess {
+  /** Where this host is, for messages: `local`, `ssh root@host-a`, `simulated /tmp/x`. */
+  readonly description: string;
+  /** Run argv[0] with argv[1..] as arguments. Never through a shell. */
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Whole file as UTF-8, or undefined when it does not exist. */
+  readFile(path: string): Promise<string | undefined>;
+  /** Entry names of a directory, or undefined when it does not exist. */
+  readDir(path: string): Promise<string[] | undefined>;
+  /** Target of a symbolic link, or undefined when it is not one or does not exist. */
+  readLink(path: string): Promise<string | undefined>;
+  /** Write a file atomically (temp file + rename), creating parent directories. */
+  writeFileAtomic(path: string, data: string): Promise<void>;
+  /**
+   * Take a host-wide exclusive lock on `path` (a file on the host; created when missing). Held until the
+   * returned function is called or the process dies (the kernel drops it: flock semantics), so a crashed
+   * provider never leaves the host locked.
+   */
+  lock(path: string, options?: { readonly timeoutMs?: number }): Promise<Unlock>;
+  /** Release connections this access holds (SSH); a no-op locally. */
+  close(): Promise<void>;
+}
+
+/** Where things are on a host. Tests and the demo point these at a simulated host. */
+export interface HostSettings {
+  /** nvme-cli executable. Default `nvme` (found on PATH). */
+  readonly nvmeCli: string;
+  /** Root of sysfs. Default `/sys`. */
+  readonly sysfsRoot: string;
+  /** Ledger and lock directory. Default `/run/pulumi-powerflex-nvme` (gone at reboot, like controllers). */
+  readonly stateDir: string;
+  /** Where `hostnqn` and `hostid` live. Default `/etc/nvme`. */
+  readonly etcNvmeDir: string;
+  /** The mount table, for the in-use guard. Default `/proc/self/mounts`. */
+  readonly mountsFile: string;
+}
+
+export const defaultHostSettings: HostSettings = {
+  nvmeCli: "nvme",
+  sysfsRoot: "/sys",
+  stateDir: "/run/pulumi-powerflex-nvme",
+  etcNvmeDir: "/etc/nvme",
+  mountsFile: "/proc/self/mounts",
+};
+
+/** Fill unset settings with the defaults. */
+export function hostSettings(partial: Partial<HostSettings> = {}): HostSettings {
+  const out: Record<string, string> = { ...defaultHostSettings };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) out[k] = v;
+  return out as unknown as HostSettings;
+}
