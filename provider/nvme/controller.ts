@@ -1,0 +1,56 @@
+import type { PathIdentity } from "./identity";
+
+/** Controller states as sysfs spells them (`unknown state` folded into "unknown"). */
+export type ControllerState =
+  | "new"
+  | "live"
+  | "resetting"
+  | "connecting"
+  | "deleting"
+  | "deleting (no IO)"
+  | "dead"
+  | "unknown";
+
+/** One namespace reachable through a controller, with what uses it (for the in-use guard). */
+export interface NamespaceUse {
+  /** Block device of the namespace head, e.g. `nvme0n1` (the multipath head, shared by all paths). */
+  readonly blockDevice: string;
+  /** Namespace ID. */
+  readonly nsid: number;
+  /** NGUID (32 lower-case hex digits, no dashes) or undefined when the kernel shows none. */
+  readonly nguid?: string;
+  /** Mount points of the device or its partitions. */
+  readonly mountpoints: readonly string[];
+  /** Holders (device-mapper, md, …) of the device or its partitions, by kernel name. */
+  readonly holders: readonly string[];
+}
+
+/**
+ * A fabrics controller as read from sysfs (`/sys/class/nvme-fabrics/ctl/nvmeN/`). sysfs is the truth:
+ * nvme-cli output is only ever a hint.
+ */
+export interface FabricsController {
+  /** Kernel name, e.g. `nvme3`. Reused by the kernel at once after a disconnect: a hint, not an identity. */
+  readonly device: string;
+  /** `tcp`, `rdma`, `fc`, `loop`, … */
+  readonly transport: string;
+  /** The raw `address` attribute (trimmed). */
+  readonly address: string;
+  /** Parsed `address` (keys traddr, trsvcid, host_traddr, host_iface, src_addr). */
+  readonly addressFields: Readonly<Record<string, string>>;
+  readonly subsysnqn: string;
+  /** Empty string on old kernels that have no `hostnqn` attribute. */
+  readonly hostnqn: string;
+  /** Lower-case UUID; empty string when absent. */
+  readonly hostid: string;
+  readonly state: ControllerState;
+  /** `io`, `discovery`, `admin`; `io` when the kernel has no `cntrltype` attribute. */
+  readonly cntrltype: string;
+  readonly cntlid?: number;
+  /**
+   * The identity this controller has, when it is a TCP I/O controller whose address parses;
+   * undefined otherwise (never ours then).
+   */
+  readonly identity?: PathIdentity;
+  readonly namespaces: readonly NamespaceUse[];
+}
