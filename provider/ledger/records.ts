@@ -1,0 +1,100 @@
+import { z } from "zod";
+import { identityKey, type PathIdentity } from "../nvme/identity";
+
+/**
+ * The host-wide ownership ledger: who holds each path, and who made its controller. It lives on the
+ * host (not in Pulumi state) because several resources, stacks and processes share one host's controllers.
+ * This file is pure data: reading, writing and locking are in store.ts.
+ */
+
+/** `createdBy` for a controller that was already there before any ledger owner: never ours to cut. */
+export const EXTERNAL = "external";
+
+const identitySchema = z.object({
+  transport: z.literal("tcp"),
+  traddr: z.string(),
+  trsvcid: z.number().int(),
+  subsysnqn: z.string(),
+  hostnqn: z.string(),
+  hostid: z.string(),
+  hostTraddr: z.string().optional(),
+  hostIface: z.string().optional(),
+});
+
+const recordSchema = z.object({
+  identity: identitySchema,
+  /** Owner id that made the controller, or {@link EXTERNAL}. */
+  createdBy: z.string(),
+  /** Owner ids holding the path. */
+  owners: z.array(z.string()),
+  /** Controller name seen last (a hint: names are reused). */
+  device: z.string().optional(),
+  /**
+   * Written before `nvme connect` so that a crash leaves a truthful record: the next locked operation
+   * finds the controller (then `pending.owner` made it) or not (then the intent is dropped).
+   */
+  pending: z.object({ owner: z.string(), since: z.string() }).optional(),
+});
+
+export const ledgerSchema = z.object({
+  version: z.literal(1),
+  paths: z.record(z.string(), recordSchema),
+});
+
+export type LedgerRecord = z.infer<typeof recordSchema>;
+export type Ledger = z.infer<typeof ledgerSchema>;
+
+export function emptyLedger(): Ledger {
+  return { version: 1, paths: {} };
+}
+
+export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {
+  return ledger.paths[identityKey(id)];
+}
+
+/** Add `owner` to the path's owners, creating the record with `createdBy` when it is new. */
+export function addOwner(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, device?: string): void {
+  const key = identityKey(id);
+  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy, owners: [] };
+  if (!rec.owners.includes(owner)) rec.owners.push(owner);
+  if (device) rec.device = device;
+  delete rec.pending;
+  ledger.paths[key] = rec;
+}
+
+/** Record that `owner` has just made the path's controller (a fresh one: any older maker is moot). */
+export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, device?: string): void {
+  addOwner(ledger, id, owner, owner, device);
+  ledger.paths[identityKey(id)].createdBy = owner;
+}
+
+/** Remove `owner` from the path; drop the record when nobody holds it any more. */
+export function removeOwner(ledger: Ledger, id: PathIdentity, owner: string): void {
+  const key = identityKey(id);
+  const rec = ledger.paths[key];
+  if (!rec) return;
+  rec.owners = rec.owners.filter((o) => o !== owner);
+  if (rec.owners.length === 0 && !rec.pending) delete ledger.paths[key];
+}
+
+/** Forget a path entirely (its controller is gone). */
+export function forget(ledger: Ledger, id: PathIdentity): void {
+  delete ledger.paths[identityKey(id)];
+}
+
+/** Record the intent to connect a path that has no live controller. */
+export function markPending(ledger: Ledger, id: PathIdentity, owner: string, now: Date): void {
+  const key = identityKey(id);
+  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy: owner, owners: [] };
+  rec.pending = { owner, since: now.toISOString() };
+  ledger.paths[key] = rec;
+}
+
+/** Drop an intent whose connect failed (nothing was made). */
+export function clearPending(ledger: Ledger, id: PathIdentity): void {
+  const key = identityKey(id);
+  const rec = ledger.paths[key];
+  if (!rec) return;
+  delete rec.pending;
+  if (rec.owners.length === 0) delete ledger.paths[key];
+}
