@@ -1,0 +1,292 @@
+import type { HostAccess, HostSettings } from "./host/access";
+import { addOwner, clearPending, EXTERNAL, forget, markPending, recordCreated, recordOf, removeOwner } from "./ledger/records";
+import { LedgerStore, type LedgerTransaction } from "./ledger/store";
+import type { FabricsController } from "./nvme/controller";
+import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
+import { controllersOf, planAttach, planRelease, reconcilePending, type Action } from "./plan";
+
+/**
+ * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
+ * acting. Every operation runs under the ledger transaction (in-process queue + host lock): scan, decide,
+ * act, re-scan, record.
+ */
+
+/** `nvme connect` options we pass through (validated by the nvme-cli adapter). */
+export interface ConnectOptions {
+  readonly ctrlLossTmo?: number;
+  readonly reconnectDelay?: number;
+  readonly keepAliveTmo?: number;
+  readonly nrIoQueues?: number;
+}
+
+/** The nvme-cli adapter as the engine uses it. */
+export interface NvmeDriver {
+  connect(id: PathIdentity, options: ConnectOptions): Promise<
+    { readonly ok: true; readonly device?: string } | { readonly ok: false; readonly failure: { readonly kind: string; readonly message: string } }
+  >;
+  /** `nvme disconnect -d <device>`, then wait until sysfs no longer has it; throws when it stays. */
+  disconnect(device: string): Promise<void>;
+}
+
+export interface EngineDeps {
+  readonly host: HostAccess;
+  readonly settings: HostSettings;
+  readonly driver: NvmeDriver;
+  readonly readControllers: () => Promise<FabricsController[]>;
+  /** Parallel `nvme connect` calls at most (default 8). */
+  readonly connectConcurrency?: number;
+  readonly now?: () => Date;
+}
+
+/** How we hold a path after attach. */
+export interface AttachedPath {
+  readonly identity: PathIdentity;
+  /** `created`: our connect made the controller; `adopted`: it was live already (someone else's or pre-existing). */
+  readonly origin: "created" | "adopted";
+  /** Controller name at the time (a hint). */
+  readonly device: string;
+}
+
+export interface PathFailure {
+  readonly identity: PathIdentity;
+  /** nvme-cli failure class (refused, unreachable, rejected-by-target, …) or `not-in-sysfs`. */
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface AttachOptions {
+  readonly connect?: ConnectOptions;
+  /** Fewest paths that must be held for attach to succeed; default all of them. */
+  readonly minPaths?: number;
+}
+
+export interface AttachResult {
+  readonly paths: readonly AttachedPath[];
+  /** Paths that could not be connected (only when at least `minPaths` succeeded). */
+  readonly failures: readonly PathFailure[];
+}
+
+export interface ReleaseResult {
+  /** Controllers we disconnected. */
+  readonly disconnected: readonly { readonly identity: PathIdentity; readonly devices: readonly string[] }[];
+  /** Paths we let go of whose controllers stay (another owner, or pre-existing). */
+  readonly released: readonly PathIdentity[];
+  /** Paths whose controllers were already gone. */
+  readonly forgotten: readonly PathIdentity[];
+}
+
+export type PathState = "live" | "connecting" | "missing";
+
+export interface PathObservation {
+  readonly identity: PathIdentity;
+  readonly state: PathState;
+  readonly device?: string;
+  /** Whether the ledger lists the owner for this path. */
+  readonly held: boolean;
+}
+
+/** Attach could not reach `minPaths`; everything this call made was undone. */
+export class AttachError extends Error {
+  constructor(
+    message: string,
+    readonly failures: readonly PathFailure[],
+    /** Cleanup that itself failed (empty when rollback was complete). */
+    readonly rollbackProblems: readonly string[],
+  ) {
+    super(message);
+    this.name = "AttachError";
+  }
+}
+
+/** Release refused: it would cut the last live path of a namespace in use. Nothing was changed. */
+export class InUseError extends Error {
+  constructor(readonly refusals: readonly Extract<Action, { kind: "refuse-in-use" }>[]) {
+    super(
+      `refusing to disconnect: ${refusals.map((r) => `${describePath(r.identity)}: ${r.reason}`).join("; ")}. ` +
+        `Unmount or stop using the device first, or set force: true to cut it anyway. Nothing was changed.`,
+    );
+    this.name = "InUseError";
+  }
+}
+
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+export class NvmeEngine {
+  private readonly store: LedgerStore;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.store = new LedgerStore(deps.host, deps.settings);
+  }
+
+  /** Scan and settle intents a crashed process left behind. */
+  private async scan(tx: LedgerTransaction): Promise<FabricsController[]> {
+    const observed = await this.deps.readControllers();
+    if (reconcilePending(tx.ledger, observed).length > 0) await tx.save();
+    return observed;
+  }
+
+  /**
+   * Make `owner` hold every desired path: connect the missing ones (in parallel, bounded), adopt live
+   * ones. All-or-nothing down to `minPaths`: when fewer succeed, undo exactly what this call did.
+   */
+  async attach(owner: string, desired: readonly PathIdentity[], options: AttachOptions = {}): Promise<AttachResult> {
+    const unique = [...new Map(desired.map((d) => [identityKey(d), d])).values()];
+    const minPaths = Math.min(options.minPaths ?? unique.length, unique.length);
+    return this.store.transact(async (tx) => {
+      const observed = await this.scan(tx);
+      const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
+      const now = (this.deps.now ?? (() => new Date()))();
+      const connects = actions.filter((a) => a.kind === "connect");
+      for (const a of connects) markPending(tx.ledger, a.identity, owner, now);
+      if (connects.length > 0) await tx.save(); // intent before `nvme connect`
+
+      const outcomes = await mapBounded(connects, this.deps.connectConcurrency ?? 8, (a) =>
+        this.deps.driver.connect(a.identity, options.connect ?? {}),
+      );
+      const after = connects.length > 0 ? await this.deps.readControllers() : observed;
+
+      const held: AttachedPath[] = [];
+      const made: AttachedPath[] = [];
+      const adoptedNow: PathIdentity[] = [];
+      const failures: PathFailure[] = [];
+      connects.forEach((a, i) => {
+        const outcome = outcomes[i];
+        const present = controllersOf(after, a.identity);
+        if (present.length > 0) {
+          const lost = !outcome.ok && outcome.failure.kind === "already-connected";
+          const device = (outcome.ok && present.find((c) => c.device === outcome.device)?.device) || present[0].device;
+          if (lost) {
+            // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
+            clearPending(tx.ledger, a.identity);
+            addOwner(tx.ledger, a.identity, owner, EXTERNAL, device);
+            adoptedNow.push(a.identity);
+            held.push({ identity: a.identity, origin: "adopted", device });
+          } else {
+            recordCreated(tx.ledger, a.identity, owner, device);
+            const path: AttachedPath = { identity: a.identity, origin: "created", device };
+            made.push(path);
+            held.push(path);
+          }
+        } else {
+          clearPending(tx.ledger, a.identity);
+          failures.push(
+            outcome.ok
+              ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
+              : { identity: a.identity, kind: outcome.failure.kind, message: outcome.failure.message },
+          );
+        }
+      });
+      for (const a of actions) {
+        if (a.kind === "adopt") {
+          addOwner(tx.ledger, a.identity, owner, a.createdBy, a.device);
+          adoptedNow.push(a.identity);
+          held.push({ identity: a.identity, origin: "adopted", device: a.device });
+        } else if (a.kind === "keep") {
+          const rec = recordOf(tx.ledger, a.identity);
+          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.device });
+        }
+      }
+
+      if (held.length >= minPaths) {
+        const order = new Map(unique.map((d, i) => [identityKey(d), i]));
+        held.sort((x, y) => order.get(identityKey(x.identity))! - order.get(identityKey(y.identity))!);
+        return { paths: held, failures };
+      }
+      const problems = await this.rollback(tx, owner, made, adoptedNow);
+      const detail = failures.map((f) => `${describePath(f.identity)}: ${f.message}`).join("; ");
+      throw new AttachError(
+        `attached ${held.length} of ${unique.length} paths, fewer than the ${minPaths} required; ` +
+          `${problems.length === 0 ? "undid what this attempt connected" : `undo was incomplete (${problems.join("; ")})`}. Failures: ${detail}`,
+        failures,
+        problems,
+      );
+    });
+  }
+
+  /** Undo an attach: disconnect what it created, drop the ownership it took. Returns what could not be undone. */
+  private async rollback(tx: LedgerTransaction, owner: string, made: readonly AttachedPath[], adopted: readonly PathIdentity[]): Promise<string[]> {
+    for (const id of adopted) removeOwner(tx.ledger, id, owner);
+    const problems: string[] = [];
+    if (made.length === 0) return problems;
+    const observed = await this.deps.readControllers();
+    const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
+    await this.apply(tx, owner, plan, problems);
+    return problems;
+  }
+
+  /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
+  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[]): Promise<ReleaseResult> {
+    const disconnected: { identity: PathIdentity; devices: string[] }[] = [];
+    const released: PathIdentity[] = [];
+    const forgotten: PathIdentity[] = [];
+    for (const a of plan) {
+      if (a.kind === "release") {
+        removeOwner(tx.ledger, a.identity, owner);
+        released.push(a.identity);
+      } else if (a.kind === "forget") {
+        forget(tx.ledger, a.identity);
+        forgotten.push(a.identity);
+      } else if (a.kind === "disconnect") {
+        const done: string[] = [];
+        for (const device of a.devices) {
+          try {
+            await this.deps.driver.disconnect(device);
+            done.push(device);
+          } catch (err) {
+            problems.push(`${describePath(a.identity)} (${device}): ${(err as Error).message}`);
+          }
+        }
+        if (done.length === a.devices.length) {
+          forget(tx.ledger, a.identity);
+          disconnected.push({ identity: a.identity, devices: done });
+        }
+      } else if (a.kind === "refuse-in-use") {
+        problems.push(`${describePath(a.identity)}: ${a.reason}`);
+      }
+    }
+    return { disconnected, released, forgotten };
+  }
+
+  /**
+   * Stop holding the given paths. Disconnects only controllers an owner made and nobody else holds;
+   * refuses (changing nothing) to cut the last live path of a mounted or held namespace unless `force`.
+   */
+  async release(owner: string, paths: readonly PathIdentity[], options: { readonly force?: boolean } = {}): Promise<ReleaseResult> {
+    return this.store.transact(async (tx) => {
+      const observed = await this.scan(tx);
+      const plan = planRelease({ release: paths, observed, ledger: tx.ledger, owner, force: options.force ?? false });
+      const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
+      if (refusals.length > 0) throw new InUseError(refusals);
+      const problems: string[] = [];
+      const result = await this.apply(tx, owner, plan, problems);
+      if (problems.length > 0) {
+        throw new Error(`could not disconnect every path we own: ${problems.join("; ")}. The ledger still lists them as ours; run again to retry.`);
+      }
+      return result;
+    });
+  }
+
+  /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
+  async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
+    const [observed, ledger] = await Promise.all([this.deps.readControllers(), this.store.read()]);
+    return paths.map((id) => {
+      const matches = controllersOf(observed, id);
+      const live = matches.find((c) => c.state === "live");
+      const ctrl = live ?? matches[0];
+      const state: PathState = live ? "live" : ctrl ? "connecting" : "missing";
+      const rec = recordOf(ledger, id);
+      return { identity: id, state, device: ctrl?.device, held: rec?.owners.includes(owner) ?? false };
+    });
+  }
+}
