@@ -1,0 +1,155 @@
+import { z } from "zod";
+import { canonicalIp, isIp } from "./nvme/identity";
+
+/**
+ * The resource's inputs as the provider receives them (plain JSON after the engine resolved Outputs),
+ * validated with zod. Each failure names the property and says what is wrong, so `pulumi preview` shows
+ * e.g. `connect.ctrlLossTmo: must be -1 (reconnect forever) or a whole number of seconds >= 0`.
+ */
+
+/** What the engine sends for a value not known during preview (pulumi.runtime.unknownValue). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+const noOption = (what: string) => (s: string) => !s.startsWith("-") || `${what} must not start with "-" (it would read as an nvme-cli option)`;
+const text = (what: string, max = 256, argv = true) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} is longer than ${max} characters`)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), `${what} must not contain control characters`)
+    .check((ctx) => {
+      const r = argv ? noOption(what)(ctx.value) : true;
+      if (r !== true) ctx.issues.push({ code: "custom", message: r, input: ctx.value });
+    });
+
+/** NVMe Qualified Name: `nqn.yyyy-mm.reverse.domain:anything`, at most 223 bytes (NVMe base spec). */
+export const nqnSchema = z
+  .string({ error: "must be an NQN string" })
+  .refine((s) => Buffer.byteLength(s) <= 223, "an NQN is at most 223 bytes")
+  .refine(
+    (s) => /^nqn\.\d{4}-(0[1-9]|1[0-2])\.[a-z0-9][a-z0-9.-]*(:[\x21-\x7e]+)?$/i.test(s),
+    'must look like "nqn.2014-08.org.nvmexpress:uuid:…" (nqn.<yyyy-mm>.<reverse domain>[:<name>])',
+  );
+
+export const uuidSchema = z
+  .string({ error: "must be a UUID string" })
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID like "d24b6553-aa97-4c7c-aa4c-b51c022d8b7b"')
+  .transform((s) => s.toLowerCase());
+
+const ip = z.string({ error: "must be an IP address string" }).refine(isIp, "must be an IPv4 or IPv6 address (no host names, no port)").transform(canonicalIp);
+const port = z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be a TCP port 1-65535").max(65535, "must be a TCP port 1-65535");
+const seconds = (min: number, max: number) =>
+  z.number({ error: "must be a number of seconds" }).int("must be a whole number of seconds").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+export const gatewaySchema = z.strictObject({
+  /** https://gateway[:port] of the PowerFlex REST gateway (or PowerFlex Manager). */
+  endpoint: z.string({ error: "must be a URL string" }).refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === "https:" || u.protocol === "http:") && u.username === "" && u.password === "";
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL without credentials in it, like https://pflex-gw.example.com"),
+  username: text("username", 128, false),
+  password: z.string({ error: "must be a string" }).min(1, "must not be empty").max(1024, "is too long"),
+  insecure: z.boolean({ error: "must be true or false" }).optional(),
+  caCert: z.string({ error: "must be a PEM string" }).refine((s) => s.includes("-----BEGIN CERTIFICATE-----"), "must be a PEM certificate (-----BEGIN CERTIFICATE-----)").optional(),
+  authFlow: z.enum(["auto", "gateway", "manager"], { error: 'must be "auto", "gateway" or "manager"' }).optional(),
+});
+
+export const connectSchema = z.strictObject({
+  ctrlLossTmo: z
+    .number({ error: "must be a number of seconds" })
+    .int("must be a whole number of seconds")
+    .min(-1, "must be -1 (reconnect forever) or a whole number of seconds >= 0")
+    .max(86400 * 365, "is more than a year")
+    .optional(),
+  reconnectDelay: seconds(1, 3600).optional(),
+  keepAliveTmo: seconds(1, 3600).optional(),
+  nrIoQueues: z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be >= 1").max(1024, "must be <= 1024").optional(),
+  hostTraddr: ip.optional(),
+  hostIface: z
+    .string({ error: "must be an interface name" })
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/, "must be a network interface name like eth0 (1-15 characters, not starting with -)")
+    .optional(),
+});
+
+const absolutePath = (what: string) =>
+  text(what, 4096).refine((s) => s.startsWith("/"), `${what} must be an absolute path`);
+
+export const hostAccessSchema = z.strictObject({
+  nvmeCli: text("nvmeCli", 4096).optional(),
+  sysfsRoot: absolutePath("sysfsRoot").optional(),
+  stateDir: absolutePath("stateDir").optional(),
+  etcNvmeDir: absolutePath("etcNvmeDir").optional(),
+  mountsFile: absolutePath("mountsFile").optional(),
+});
+
+const role = z.enum(["StorageAndHost", "HostOnly"], {
+  error: 'must be "StorageAndHost" or "HostOnly" (StorageOnly IPs carry SDS-to-SDT traffic, never host connections)',
+});
+
+export const inputsSchema = z.strictObject({
+  gateway: gatewaySchema.optional(),
+  protectionDomain: text("protectionDomain", 64, false),
+  system: text("system", 64, false).optional(),
+  sdts: z.array(text("sdt", 64, false), { error: "must be a list of SDT names or ids" }).min(1, "must name at least one SDT (or be left out for all)").optional(),
+  roles: z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)").optional(),
+  addresses: z
+    .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ip, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
+    .optional(),
+  host: z
+    .strictObject({
+      nqn: nqnSchema.optional(),
+      id: uuidSchema.optional(),
+      name: text("host.name", 31, false).optional(),
+      register: z.boolean({ error: "must be true or false" }).optional(),
+    })
+    .optional(),
+  connect: connectSchema.optional(),
+  minPaths: z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be >= 1").max(64, "must be <= 64").optional(),
+  force: z.boolean({ error: "must be true or false" }).optional(),
+  hostAccess: hostAccessSchema.optional(),
+});
+
+export type Inputs = z.infer<typeof inputsSchema>;
+export type ConnectInputs = z.infer<typeof connectSchema>;
+export type GatewayInputs = z.infer<typeof gatewaySchema>;
+
+/** The input property names: what `read` hands back as inputs and what `diff` compares. */
+export const INPUT_KEYS = Object.keys(inputsSchema.shape) as (keyof Inputs)[];
+
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/** Paths (dotted) of values that are unknown during preview. */
+function unknownPaths(value: unknown, prefix: string[] = [], out: string[][] = []): string[][] {
+  if (value === UNKNOWN) out.push(prefix);
+  else if (Array.isArray(value)) value.forEach((v, i) => unknownPaths(v, [...prefix, String(i)], out));
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) unknownPaths(v, [...prefix, k], out);
+  return out;
+}
+
+/**
+ * Validate raw inputs. During preview, values not known yet are accepted as they are (only what is
+ * known is checked); `inputs` is then undefined, and the caller must not act on them.
+ */
+export function checkInputs(raw: Record<string, unknown>): { inputs?: Inputs; failures: CheckFailure[]; hasUnknowns: boolean } {
+  const { __provider: _, ...props } = raw;
+  const unknowns = unknownPaths(props);
+  const hasUnknowns = unknowns.length > 0;
+  const result = inputsSchema.safeParse(props);
+  if (result.success) return { inputs: hasUnknowns ? undefined : result.data, failures: [], hasUnknowns };
+  const failures: CheckFailure[] = [];
+  for (const issue of result.error.issues) {
+    const at = issue.path.map(String);
+    if (unknowns.some((u) => u.every((seg, i) => at[i] === seg))) continue; // a value we cannot know yet
+    const property = at.join(".") || "(inputs)";
+    const reason = issue.code === "unrecognized_keys" ? `unknown propert${issue.keys.length > 1 ? "ies" : "y"} ${issue.keys.join(", ")}` : issue.message;
+    failures.push({ property, reason });
+  }
+  return { failures, hasUnknowns };
+}
