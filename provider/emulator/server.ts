@@ -57,6 +57,8 @@ export interface Emulator {
   setLatency(ms: number): void;
   /** Expire every token now (the next call of every client gets a 401). */
   expireTokens(): void;
+  /** Tokens issued and still valid (lets tests assert that no token ever leaks into a message). */
+  validTokens(): string[];
   /** Stop serving and drop open connections (hung requests included). */
   close(): Promise<void>;
 }
@@ -217,6 +219,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       latencyMs = ms;
     },
     expireTokens: () => tokens.expireAll(),
+    validTokens: () => tokens.list(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

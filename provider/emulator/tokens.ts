@@ -30,6 +30,11 @@ export class TokenStore {
     this.expiry.delete(token);
   }
 
+  /** Tokens still valid. */
+  list(): string[] {
+    return [...this.expiry.keys()].filter((t) => this.valid(t));
+  }
+
   /** Expire every token now: the next call of every client gets a 401. */
   expireAll(): void {
     this.expiry.clear();
