@@ -1,0 +1,247 @@
+import { randomBytes } from "node:crypto";
+import { Codes, GatewayError } from "./errors";
+import { parseTopology, type Topology, type TopologyInput } from "./topology";
+
+/** A stored object: the REST shape, served back as it is (plus links). */
+export type Obj = Record<string, unknown> & { id: string };
+
+/** Arguments of {@link EmulatorState.addSdt}. Unknown fields are stored and served as given. */
+export interface AddSdtArgs {
+  id?: string;
+  name?: string;
+  /** Default: the first protection domain. */
+  protectionDomainId?: string;
+  ipList: { ip: string; role: string }[];
+  nvmePort?: number | string;
+  discoveryPort?: number | string;
+  mdmConnectionState?: string;
+  maintenanceState?: string;
+  [field: string]: unknown;
+}
+
+/** Arguments of {@link EmulatorState.addHost}. */
+export interface AddHostArgs {
+  id?: string;
+  nqn: string;
+  name?: string;
+  maxNumPaths?: number | string;
+  maxNumSysPorts?: number | string;
+}
+
+/** Arguments of {@link EmulatorState.addVolume}. */
+export interface AddVolumeArgs {
+  id?: string;
+  name: string;
+  /** Default: the first storage pool. */
+  storagePoolId?: string;
+  sizeInKb?: number;
+}
+
+/** Options of a mapping. */
+export interface MapArgs {
+  accessMode?: string;
+  allowMultipleMappings?: boolean;
+}
+
+/** A 16-hex-digit id like the gateway's. */
+export function newId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/** Longest host or volume name the gateway accepts. */
+export const MAX_NAME = 31;
+
+/**
+ * The emulated gateway's objects. Tests and the demo change it at runtime (add an SDT mid-story, point an
+ * SDT at a real local target); the REST layer reads and writes it through the same methods, so both see
+ * the same rules (a mapped host cannot be removed, a volume maps to one host unless told otherwise).
+ */
+export class EmulatorState {
+  /** Systems by id. */
+  readonly systems = new Map<string, Obj>();
+  /** Protection domains by id. */
+  readonly protectionDomains = new Map<string, Obj>();
+  /** Storage pools by id. */
+  readonly storagePools = new Map<string, Obj>();
+  /** SDTs by id. */
+  readonly sdts = new Map<string, Obj>();
+  /** Hosts (NVMe hosts and SDCs) by id. */
+  readonly hosts = new Map<string, Obj>();
+  /** Volumes by id; `mappedSdcInfo` is always an array here. */
+  readonly volumes = new Map<string, Obj>();
+
+  constructor(topology: TopologyInput) {
+    const t: Topology = parseTopology(topology);
+    const firstSystem = t.systems[0]!.id;
+    for (const s of t.systems) this.systems.set(s.id, { ...s });
+    for (const pd of t.protectionDomains) this.protectionDomains.set(pd.id, { systemId: firstSystem, ...pd });
+    for (const p of t.storagePools) this.storagePools.set(p.id, { ...p });
+    for (const s of t.sdts) this.sdts.set(s.id, { systemId: this.protectionDomains.get(s.protectionDomainId)?.["systemId"], ...s });
+    for (const h of t.hosts) this.hosts.set(h.id, { systemId: firstSystem, ...h });
+    for (const v of t.volumes) this.volumes.set(v.id, { ...v, mappedSdcInfo: [...(v.mappedSdcInfo ?? [])] });
+  }
+
+  /** Add an SDT (runtime topology change). Returns the stored object. */
+  addSdt(args: AddSdtArgs): Obj {
+    const pdId = args.protectionDomainId ?? [...this.protectionDomains.keys()][0];
+    const pd = pdId ? this.protectionDomains.get(pdId) : undefined;
+    if (!pd) throw new GatewayError(500, Codes.protectionDomainNotFound, `Could not find the protection domain ${pdId ?? "(none exists)"}`);
+    const sdt: Obj = {
+      name: args.name ?? null,
+      storagePort: 12200,
+      nvmePort: 4420,
+      discoveryPort: 8009,
+      sdtState: "Normal",
+      mdmConnectionState: "Connected",
+      membershipState: "Joined",
+      maintenanceState: "NoMaintenance",
+      faultSetId: null,
+      authenticationError: "None",
+      persistentDiscoveryControllersNum: 0,
+      ...args,
+      id: args.id ?? newId(),
+      protectionDomainId: pd.id,
+      systemId: pd["systemId"],
+    };
+    this.sdts.set(sdt.id, sdt);
+    return sdt;
+  }
+
+  /** Change fields of an SDT (e.g. `{maintenanceState: "InMaintenance"}` or a new `ipList`). */
+  updateSdt(id: string, patch: Partial<AddSdtArgs>): Obj {
+    const sdt = this.sdts.get(id);
+    if (!sdt) throw new GatewayError(500, Codes.notFound, `Could not find the SDT ${id}`);
+    Object.assign(sdt, patch, { id });
+    return sdt;
+  }
+
+  /** Remove an SDT. */
+  removeSdt(id: string): void {
+    if (!this.sdts.delete(id)) throw new GatewayError(500, Codes.notFound, `Could not find the SDT ${id}`);
+  }
+
+  /** Register an NVMe host, with the gateway's checks (name length, NQN present and unique). */
+  addHost(args: AddHostArgs): Obj {
+    if (typeof args.nqn !== "string" || args.nqn === "") {
+      throw new GatewayError(400, Codes.generic, "Request message is not valid: The following parameter(s) must be part of the request body: nqn.");
+    }
+    if (args.name !== undefined && args.name.length > MAX_NAME) {
+      throw new GatewayError(500, Codes.nameTooLong, `The name is too long: at most ${MAX_NAME} characters are allowed`);
+    }
+    const lower = args.nqn.toLowerCase();
+    for (const h of this.hosts.values()) {
+      if (typeof h["nqn"] === "string" && h["nqn"].toLowerCase() === lower) {
+        throw new GatewayError(500, Codes.generic, "An object with the same NQN already exists");
+      }
+      if (args.name !== undefined && h["name"] === args.name) throw new GatewayError(500, Codes.generic, "A host with this name already exists");
+    }
+    const system = [...this.systems.keys()][0];
+    const host: Obj = {
+      name: args.name ?? null,
+      hostOsFullType: "Generic",
+      sdcIps: null,
+      osType: null,
+      sdcApproved: null,
+      sdcIp: null,
+      mdmConnectionState: null,
+      nqn: args.nqn,
+      maxNumPaths: args.maxNumPaths !== undefined ? Number(args.maxNumPaths) : 4,
+      maxNumSysPorts: args.maxNumSysPorts !== undefined ? Number(args.maxNumSysPorts) : 10,
+      sdcGuid: null,
+      hostType: "NVMeHost",
+      systemId: system,
+      id: args.id ?? newId(),
+    };
+    this.hosts.set(host.id, host);
+    return host;
+  }
+
+  /** Remove a host; refused while volumes are mapped to it (as the gateway does). */
+  removeHost(id: string): void {
+    if (!this.hosts.has(id)) throw new GatewayError(500, Codes.notFound, `Could not find the SDC ${id}`);
+    const mapped = this.volumesOfHost(id);
+    if (mapped.length > 0) {
+      throw new GatewayError(500, Codes.generic, `SDC has mapped volume(s): ${mapped.map((v) => v.id).join(", ")}`);
+    }
+    this.hosts.delete(id);
+  }
+
+  /** Add a volume. */
+  addVolume(args: AddVolumeArgs): Obj {
+    if (args.name.length > MAX_NAME) throw new GatewayError(500, Codes.nameTooLong, `The name is too long: at most ${MAX_NAME} characters are allowed`);
+    const pool = args.storagePoolId ?? [...this.storagePools.keys()][0] ?? null;
+    const vol: Obj = {
+      name: args.name,
+      sizeInKb: args.sizeInKb ?? 8388608,
+      storagePoolId: pool,
+      volumeType: "ThinProvisioned",
+      volumeClass: "defaultclass",
+      accessModeLimit: "ReadWrite",
+      mappingToAllSdcsEnabled: false,
+      mappedSdcInfo: [],
+      id: args.id ?? newId(),
+    };
+    this.volumes.set(vol.id, vol);
+    return vol;
+  }
+
+  /** Remove a volume; refused while it is mapped. */
+  removeVolume(id: string): void {
+    const vol = this.volume(id);
+    if (mappings(vol).length > 0) throw new GatewayError(500, Codes.generic, "Volume is mapped");
+    this.volumes.delete(id);
+  }
+
+  /** A volume or the gateway's "Could not find the volume" (79). */
+  volume(id: string): Obj {
+    const vol = this.volumes.get(id);
+    if (!vol) throw new GatewayError(500, Codes.volumeNotFound, "Could not find the volume");
+    return vol;
+  }
+
+  /** Map a volume to an NVMe host, with the gateway's refusals. */
+  mapVolume(volumeId: string, hostId: string, args: MapArgs = {}): void {
+    const vol = this.volume(volumeId);
+    const host = this.hosts.get(hostId);
+    if (!host) throw new GatewayError(500, Codes.notFound, "Could not find the host");
+    const list = mappings(vol);
+    if (list.some((m) => m["sdcId"] === hostId)) throw new GatewayError(500, Codes.generic, "The volume is already mapped to this SDC");
+    if (list.length > 0 && !args.allowMultipleMappings) {
+      throw new GatewayError(500, Codes.generic, "This volume is already mapped and may not be mapped to additional SDCs.");
+    }
+    const mode = args.accessMode ?? "ReadWrite";
+    if (!["ReadWrite", "ReadOnly", "NoAccess"].includes(mode)) {
+      throw new GatewayError(400, Codes.generic, `accessMode should get one of the following values: ReadOnly, ReadWrite, NoAccess, but its value is ${mode}`);
+    }
+    list.push({
+      limitIops: 0,
+      limitBwInMbps: 0,
+      isDirectBufferMapping: false,
+      sdcId: hostId,
+      sdcIp: host["sdcIp"] ?? null,
+      sdcName: host["name"] ?? null,
+      accessMode: mode,
+      nqn: host["nqn"] ?? null,
+      hostType: host["hostType"] ?? "SdcHost",
+    });
+  }
+
+  /** Remove a mapping; a missing one is the gateway's 500 / errorCode 4039. */
+  unmapVolume(volumeId: string, hostId: string): void {
+    const vol = this.volume(volumeId);
+    const list = mappings(vol);
+    const i = list.findIndex((m) => m["sdcId"] === hostId);
+    if (i < 0) throw new GatewayError(500, Codes.invalidMapping, "The volume is not mapped to SDC");
+    list.splice(i, 1);
+  }
+
+  /** Volumes mapped to a host. */
+  volumesOfHost(hostId: string): Obj[] {
+    return [...this.volumes.values()].filter((v) => mappings(v).some((m) => m["sdcId"] === hostId));
+  }
+}
+
+function mappings(vol: Obj): Record<string, unknown>[] {
+  if (!Array.isArray(vol["mappedSdcInfo"])) vol["mappedSdcInfo"] = [];
+  return vol["mappedSdcInfo"] as Record<string, unknown>[];
+}
