@@ -41,6 +41,8 @@ export interface ForeignControllerSpec {
   readonly cntrltype?: string;
   /** Default `tcp`. */
   readonly transport?: string;
+  /** `src_addr` shown while live; `""` for none (kernels before 6.1). Default: knobs.srcAddr or a fixed address. */
+  readonly srcAddr?: string;
 }
 
 /** Handle on a simulated host. */
@@ -144,7 +146,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
           hostid: (spec.hostid ?? hostid ?? DEFAULT_SIM_HOSTID).toLowerCase(),
           state: spec.state ?? "live",
           cntrltype: spec.cntrltype ?? "io",
-          srcAddr: spec.hostTraddr ?? knobs().srcAddr ?? (spec.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          srcAddr: spec.srcAddr ?? spec.hostTraddr ?? knobs().srcAddr ?? (spec.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
         },
         knobs().namespaces?.[spec.subsysnqn] ?? [],
       );
