@@ -1,0 +1,278 @@
+import * as path from "node:path";
+import type { HostAccess, HostSettings, RunResult } from "../host/access";
+import { parseConnectOutput } from "./connect-output";
+import { validateConnectOptions, ifaceSchema, type ConnectOptions } from "./connect-options";
+import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
+import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
+import { validateHostId, validateNqn } from "./hostid";
+import { canonicalIp, describePath, type PathIdentity } from "./identity";
+import { parseNvmeVersion, type NvmeVersion } from "./version";
+import { parseSysfsAddress } from "./address";
+
+/** A failed nvme-cli call: the class, the evidence, and a message for a human. */
+export interface NvmeFailure extends NvmeFailureClassification {
+  /** What happened, to which path, and what to do. */
+  readonly message: string;
+}
+
+/** Outcome of {@link NvmeCli.connect}. A failure is a value: the engine decides what it means. */
+export type ConnectResult =
+  | {
+      readonly ok: true;
+      /** The controller this call created (from `-o json`); always confirm it in sysfs. */
+      readonly device?: string;
+    }
+  | { readonly ok: false; readonly failure: NvmeFailure };
+
+export interface DisconnectOptions {
+  /** Kill `nvme disconnect` after this long (ms). Default 120 000: the kernel deletes synchronously and can be slow. */
+  readonly timeoutMs?: number;
+  /** How long to wait for the controller directory to vanish after nvme-cli returns (ms). Default 10 000. */
+  readonly goneTimeoutMs?: number;
+  /** Poll interval while waiting (ms). Default 50. */
+  readonly pollMs?: number;
+  /**
+   * The identity the controller had. Names are reused at once: if `device` comes back with another identity,
+   * ours is gone and the new one is someone else's.
+   */
+  readonly identity?: PathIdentity;
+}
+
+/** What {@link NvmeCli.disconnect} observed. */
+export interface DisconnectResult {
+  readonly device: string;
+  /** nvme-cli said the device did not exist (it was already gone). */
+  readonly alreadyGone: boolean;
+}
+
+/** nvme-cli failed on something other than connect. */
+export class NvmeCommandError extends Error {
+  constructor(message: string, readonly failure: NvmeFailureClassification, readonly argv: readonly string[]) {
+    super(message);
+    this.name = "NvmeCommandError";
+  }
+}
+
+/** Tunables of the adapter itself. */
+export interface NvmeCliTuning {
+  /** Timeout of quick commands (version, discover) in ms. Default 30 000. */
+  readonly commandTimeoutMs?: number;
+}
+
+const DEVICE = /^nvme\d+$/;
+
+/** Refuse anything that nvme-cli's option parser could read as an option. */
+function arg(value: string, field: string): string {
+  if (value === "" || value.startsWith("-")) throw new Error(`${field} ${JSON.stringify(value)} is empty or starts with "-"; refusing to pass it to nvme-cli`);
+  if (/[\s,\0]/.test(value)) throw new Error(`${field} ${JSON.stringify(value)} contains whitespace, a comma or NUL`);
+  return value;
+}
+
+function portArg(port: number, field: string): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${field} ${String(port)} must be a whole number from 1 to 65535`);
+  return String(port);
+}
+
+const ADVICE: Record<NvmeFailureClass, string> = {
+  "already-connected": "a controller for this path exists already; read sysfs and adopt it instead of connecting again",
+  refused: "check that the SDT listens on this address and port (nvmePort), and that no firewall rejects it",
+  unreachable: "check routing and the host's storage network interface towards this SDT address",
+  "rejected-by-target": "check that this host NQN is registered as an NVMe host in PowerFlex and the subsystem NQN is right (dmesg shows the target's reason)",
+  "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN) and host interface",
+  "no-nvme-fabrics-module": "load the modules: `modprobe nvme-tcp` (it pulls nvme-fabrics and nvme-core)",
+  "no-nvme-cli": "install nvme-cli (Debian/Ubuntu: `apt-get install nvme-cli`; RHEL: `dnf install nvme-cli`) or set the nvmeCli path",
+  timeout: "the target did not answer in time; check the network path, then retry",
+  other: "see nvme-cli's stderr above and dmesg",
+};
+
+/**
+ * The nvme-cli adapter: the only place that builds nvme argv. Every value is validated before it goes on a
+ * command line; teardown is one `nvme disconnect -d nvmeN` per controller and nothing broader.
+ */
+export class NvmeCli {
+  private versionPromise?: Promise<NvmeVersion>;
+  private readonly commandTimeoutMs: number;
+
+  constructor(readonly host: HostAccess, readonly settings: HostSettings, tuning: NvmeCliTuning = {}) {
+    this.commandTimeoutMs = tuning.commandTimeoutMs ?? 30_000;
+  }
+
+  /** `nvme version`, run once per adapter (a failed detection is retried on the next call). */
+  version(): Promise<NvmeVersion> {
+    this.versionPromise ??= this.detectVersion().catch((err: unknown) => {
+      this.versionPromise = undefined;
+      throw err;
+    });
+    return this.versionPromise;
+  }
+
+  private async detectVersion(): Promise<NvmeVersion> {
+    const argv = [this.settings.nvmeCli, "version"];
+    const r = await this.host.run(argv, { timeoutMs: this.commandTimeoutMs });
+    if (r.exitCode !== 0) {
+      const failure = classifyNvmeFailure({ exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut, notFound: r.notFound });
+      throw new NvmeCommandError(`"${argv.join(" ")}" failed on ${this.host.description}: ${failure.reason}. ${ADVICE[failure.class]}.`, failure, argv);
+    }
+    return parseNvmeVersion(r.stdout);
+  }
+
+  /** The argv {@link connect} runs (exposed for tests and dry runs). Throws on an invalid value. */
+  connectArgv(identity: PathIdentity, options: ConnectOptions = {}): string[] {
+    const opts = validateConnectOptions(options);
+    if (identity.transport !== "tcp") throw new Error(`transport ${JSON.stringify(identity.transport)} is not supported (only tcp)`);
+    const traddr = arg(identity.traddr, "traddr");
+    if (canonicalIp(traddr) !== traddr) {
+      throw new Error(`traddr "${traddr}" is not in canonical form ("${canonicalIp(traddr)}"); connect with the canonical text so the controller can be found again`);
+    }
+    const argv = [
+      this.settings.nvmeCli,
+      "connect",
+      "-t", "tcp",
+      "-a", traddr,
+      "-s", portArg(identity.trsvcid, "trsvcid"),
+      "-n", arg(validateNqn(identity.subsysnqn, "subsysnqn"), "subsysnqn"),
+      "-q", arg(validateNqn(identity.hostnqn, "hostnqn"), "hostnqn"),
+      "-I", arg(validateHostId(identity.hostid, "hostid"), "hostid"),
+    ];
+    const hostTraddr = pick(identity.hostTraddr, opts.hostTraddr, "hostTraddr");
+    if (hostTraddr !== undefined) {
+      const canon = canonicalIp(arg(hostTraddr, "hostTraddr"));
+      if (canon !== hostTraddr) throw new Error(`hostTraddr "${hostTraddr}" is not in canonical form ("${canon}")`);
+      argv.push("-w", hostTraddr);
+    }
+    const hostIface = pick(identity.hostIface, opts.hostIface, "hostIface");
+    if (hostIface !== undefined) argv.push("-f", arg(ifaceSchema.parse(hostIface), "hostIface"));
+    // Numbers come from validated integers; -1 for ctrl-loss-tmo is the only negative and is ours.
+    if (opts.ctrlLossTmo !== undefined) argv.push("-l", String(opts.ctrlLossTmo));
+    if (opts.reconnectDelay !== undefined) argv.push("-c", String(opts.reconnectDelay));
+    if (opts.keepAliveTmo !== undefined) argv.push("-k", String(opts.keepAliveTmo));
+    if (opts.nrIoQueues !== undefined) argv.push("-i", String(opts.nrIoQueues));
+    argv.push("-o", "json");
+    return argv;
+  }
+
+  /**
+   * `nvme connect` for exactly this identity. A failure is returned, not thrown (already-connected is
+   * often fine); invalid inputs throw before anything runs.
+   */
+  async connect(identity: PathIdentity, options: ConnectOptions = {}): Promise<ConnectResult> {
+    const argv = this.connectArgv(identity, options);
+    const version = await this.versionOrUndefined();
+    const r = await this.host.run(argv, { timeoutMs: options.timeoutMs ?? 60_000 });
+    if (r.exitCode === 0 && !r.timedOut) {
+      try {
+        return { ok: true, ...parseConnectOutput(r.stdout) };
+      } catch {
+        return { ok: true }; // it connected; sysfs will tell which controller
+      }
+    }
+    const c = classifyNvmeFailure({ version, exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut, notFound: r.notFound });
+    const detail = r.stderr.trim() === "" ? `exit code ${r.exitCode}, no message` : `nvme-cli said: ${r.stderr.trim().split("\n").join(" / ")}`;
+    return {
+      ok: false,
+      failure: { ...c, message: `nvme connect to ${describePath(identity)} on ${this.host.description} failed: ${c.reason} (${detail}). ${ADVICE[c.class]}.` },
+    };
+  }
+
+  private async versionOrUndefined(): Promise<NvmeVersion | undefined> {
+    try {
+      return await this.version();
+    } catch {
+      return undefined; // connect still runs; classification falls back to the text
+    }
+  }
+
+  /**
+   * Remove one controller: exactly `nvme disconnect -d nvmeN`, then wait until sysfs no longer shows it
+   * (or shows a different controller under the reused name). Throws when it stays.
+   */
+  async disconnect(device: string, opts: DisconnectOptions = {}): Promise<DisconnectResult> {
+    if (!DEVICE.test(device)) throw new Error(`device ${JSON.stringify(device)} is not a controller name (nvmeN); refusing to disconnect`);
+    const argv = [this.settings.nvmeCli, "disconnect", "-d", device];
+    const r: RunResult = await this.host.run(argv, { timeoutMs: opts.timeoutMs ?? 120_000 });
+    // 2.x: "Did not find device nvmeN" (exit 0 or 1); 1.x: "Failed to open …/nvmeN/delete_controller: No such file".
+    const missing = /Did not find device|delete_controller: No such file or directory/.test(r.stderr);
+    if ((r.exitCode !== 0 || r.timedOut) && !missing) {
+      const version = await this.versionOrUndefined();
+      const failure = classifyNvmeFailure({ version, exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut, notFound: r.notFound });
+      throw new NvmeCommandError(
+        `"nvme disconnect -d ${device}" failed on ${this.host.description}: ${failure.reason} (${r.stderr.trim() || `exit code ${r.exitCode}`}). ${ADVICE[failure.class]}.`,
+        failure,
+        argv,
+      );
+    }
+    await this.waitGone(device, opts);
+    return { device, alreadyGone: missing };
+  }
+
+  private async waitGone(device: string, opts: DisconnectOptions): Promise<void> {
+    const dir = path.posix.join(this.settings.sysfsRoot, "class", "nvme-fabrics", "ctl", device);
+    const deadline = Date.now() + (opts.goneTimeoutMs ?? 10_000);
+    const pollMs = opts.pollMs ?? 50;
+    for (;;) {
+      const transport = await this.host.readFile(path.posix.join(dir, "transport"));
+      if (transport === undefined) return;
+      if (opts.identity && !(await this.sameIdentity(dir, opts.identity))) return; // name reused by a new controller
+      if (Date.now() >= deadline) {
+        const state = (await this.host.readFile(path.posix.join(dir, "state")))?.trim() ?? "unknown";
+        throw new Error(
+          `controller ${device} is still present on ${this.host.description} (state ${state}) ${opts.goneTimeoutMs ?? 10_000} ms after ` +
+            `"nvme disconnect -d ${device}" returned; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`,
+        );
+      }
+      await new Promise((res) => setTimeout(res, pollMs));
+    }
+  }
+
+  private async sameIdentity(dir: string, id: PathIdentity): Promise<boolean> {
+    const read = async (a: string) => (await this.host.readFile(path.posix.join(dir, a)))?.trim() ?? "";
+    const [address, subsysnqn, hostnqn, hostid] = await Promise.all([read("address"), read("subsysnqn"), read("hostnqn"), read("hostid")]);
+    const f = parseSysfsAddress(address);
+    return (
+      f.traddr === id.traddr &&
+      f.trsvcid === String(id.trsvcid) &&
+      subsysnqn === id.subsysnqn &&
+      (hostnqn === "" || hostnqn === id.hostnqn) &&
+      (hostid === "" || hostid.toLowerCase() === id.hostid.toLowerCase())
+    );
+  }
+
+  /**
+   * `nvme discover` against a discovery port; returns the I/O subsystem records (subtype `nvme subsystem`),
+   * which name the subsystem NQN when the gateway does not report `systemNqn`.
+   */
+  async discover(traddr: string, port: number, hostnqn: string, hostid: string, opts: { readonly timeoutMs?: number } = {}): Promise<DiscoveryRecord[]> {
+    const addr = arg(traddr, "traddr");
+    if (canonicalIp(addr) !== addr) throw new Error(`traddr "${addr}" is not in canonical form ("${canonicalIp(addr)}")`);
+    const argv = [
+      this.settings.nvmeCli,
+      "discover",
+      "-t", "tcp",
+      "-a", addr,
+      "-s", portArg(port, "discovery port"),
+      "-q", arg(validateNqn(hostnqn, "hostnqn"), "hostnqn"),
+      "-I", arg(validateHostId(hostid, "hostid"), "hostid"),
+      "-o", "json",
+    ];
+    const r = await this.host.run(argv, { timeoutMs: opts.timeoutMs ?? this.commandTimeoutMs });
+    if (r.exitCode !== 0 || r.timedOut) {
+      const version = await this.versionOrUndefined();
+      const failure = classifyNvmeFailure({ version, exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut, notFound: r.notFound });
+      throw new NvmeCommandError(
+        `nvme discover at ${addr}:${port} on ${this.host.description} failed: ${failure.reason} (${r.stderr.trim() || `exit code ${r.exitCode}`}). ${ADVICE[failure.class]}.`,
+        failure,
+        argv,
+      );
+    }
+    return subsystemRecords(parseDiscover(r.stdout));
+  }
+}
+
+/** The identity's value wins; an option that disagrees with it is an error (it would make another path). */
+function pick(fromIdentity: string | undefined, fromOptions: string | undefined, field: string): string | undefined {
+  if (fromIdentity !== undefined && fromOptions !== undefined && fromIdentity !== fromOptions) {
+    throw new Error(`${field} "${fromOptions}" in connect options differs from the path identity's "${fromIdentity}"`);
+  }
+  return fromIdentity ?? fromOptions;
+}
+

@@ -1,0 +1,30 @@
+/**
+ * `pulumi-powerflex-nvme/nvme`: the host side of NVMe/TCP — nvme-cli adapter, output parsers, failure
+ * classes, sysfs reader and host identity.
+ */
+export { parseSysfsAddress } from "./address";
+export { parseListSubsys } from "./list-subsys";
+export type { ListSubsysHost, ListSubsysSubsystem, ListSubsysPath } from "./list-subsys";
+export { parseDiscover, subsystemRecords } from "./discover";
+export type { DiscoveryLog, DiscoveryRecord } from "./discover";
+export { parseConnectOutput } from "./connect-output";
+export type { ConnectOutput } from "./connect-output";
+export { parseNvmeVersion, versionAtLeast } from "./version";
+export type { NvmeVersion } from "./version";
+export { classifyNvmeFailure } from "./failure";
+export type { NvmeFailureClass, NvmeFailureClassification, ClassifyInput } from "./failure";
+export { NvmeOutputError } from "./output-error";
+export { NvmeCli, NvmeCommandError } from "./cli";
+export type { ConnectResult, NvmeFailure, DisconnectOptions, DisconnectResult, NvmeCliTuning } from "./cli";
+export { validateConnectOptions } from "./connect-options";
+export type { ConnectOptions } from "./connect-options";
+export { readControllers, findControllers, matchesIdentity } from "./sysfs";
+export type { ReadControllersOptions } from "./sysfs";
+export { parseMounts } from "./mounts";
+export type { MountEntry } from "./mounts";
+export { readHostIdentity, validateNqn, validateHostId } from "./hostid";
+export type { HostIdentity } from "./hostid";
+export { canonicalIp, isIp, identityKey, describePath, InvalidAddressError } from "./identity";
+export type { PathIdentity } from "./identity";
+export type { FabricsController, NamespaceUse, ControllerState } from "./controller";
+export { LocalHost, LockTimeoutError } from "../host/local";

@@ -1,0 +1,251 @@
+import * as path from "node:path";
+import type { HostAccess, HostSettings } from "../host/access";
+import { parseSysfsAddress } from "./address";
+import { mapLimit } from "./concurrency";
+import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
+import { canonicalIp, identityKey, type PathIdentity } from "./identity";
+import { parseMounts, type MountEntry } from "./mounts";
+
+const CONTROLLER = /^nvme(\d+)$/;
+/** Hidden per-path namespace node `nvme<subsys>c<ctrl>n<k>`: its name tells the subsystem instance. */
+const PATH_NODE = /^nvme(\d+)c(\d+)n(\d+)$/;
+/** Namespace block device `nvme<x>n<k>` (a multipath head, or the device itself without multipath). */
+const NS_DEVICE = /^nvme\d+n\d+$/;
+const STATES: readonly ControllerState[] = ["new", "live", "resetting", "connecting", "deleting", "deleting (no IO)", "dead"];
+
+export interface ReadControllersOptions {
+  /** Attribute reads in flight at once. Default 64. */
+  readonly concurrency?: number;
+  /**
+   * Cheap pre-filter on the subsystem NQN, read before anything else: controllers it rejects are not read
+   * further. This is what keeps a lookup fast among a thousand foreign controllers.
+   */
+  readonly subsysnqn?: string;
+  /** Read namespaces, mounts and holders (default true). */
+  readonly namespaces?: boolean;
+}
+
+function clean(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : text.replace(/\n$/, "").trim();
+}
+
+function toState(raw: string | undefined): ControllerState {
+  return (STATES as readonly string[]).includes(raw ?? "") ? (raw as ControllerState) : "unknown";
+}
+
+/** NGUID as 32 lower-case hex digits; undefined when absent or all zero (the kernel's "none"). */
+function toNguid(raw: string | undefined): string | undefined {
+  const hex = (raw ?? "").trim().toLowerCase().replace(/-/g, "");
+  return /^[0-9a-f]{32}$/.test(hex) && !/^0+$/.test(hex) ? hex : undefined;
+}
+
+function tryCanonical(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return canonicalIp(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The identity of a controller, when it can be one of ours: a TCP I/O controller whose address parses.
+ * Addresses are canonicalised here; {@link matchesIdentity} additionally insists that the raw text equals
+ * the canonical text, because the kernel compares addresses as strings.
+ */
+function identityOf(c: {
+  transport: string;
+  cntrltype: string;
+  addressFields: Readonly<Record<string, string>>;
+  subsysnqn: string;
+  hostnqn: string;
+  hostid: string;
+}): PathIdentity | undefined {
+  if (c.transport !== "tcp" || c.cntrltype !== "io") return undefined;
+  const traddr = tryCanonical(c.addressFields.traddr);
+  const port = c.addressFields.trsvcid;
+  if (traddr === undefined || port === undefined || !/^\d{1,5}$/.test(port)) return undefined;
+  if (c.subsysnqn === "" || c.hostnqn === "") return undefined;
+  const hostTraddr = c.addressFields.host_traddr === undefined ? undefined : tryCanonical(c.addressFields.host_traddr);
+  if (c.addressFields.host_traddr !== undefined && hostTraddr === undefined) return undefined;
+  return {
+    transport: "tcp",
+    traddr,
+    trsvcid: Number(port),
+    subsysnqn: c.subsysnqn,
+    hostnqn: c.hostnqn,
+    hostid: c.hostid,
+    ...(hostTraddr !== undefined ? { hostTraddr } : {}),
+    ...(c.addressFields.host_iface !== undefined ? { hostIface: c.addressFields.host_iface } : {}),
+  };
+}
+
+/**
+ * True when `ctrl` is the controller the kernel would call the same path as `id`: same identity key
+ * (transport, address, port, subsystem, host NQN, host ID, host address/interface) and the raw address
+ * text equal to the identity's text (the kernel compares strings, so `2001:0db8::1` is another path).
+ */
+export function matchesIdentity(ctrl: FabricsController, id: PathIdentity): boolean {
+  if (!ctrl.identity) return false;
+  if (identityKey(ctrl.identity) !== identityKey(id)) return false;
+  if (ctrl.addressFields.traddr !== id.traddr) return false;
+  if (id.hostTraddr !== undefined && ctrl.addressFields.host_traddr !== id.hostTraddr) return false;
+  return true;
+}
+
+/** Lazily built per call: which subsystem directory links to which controller. */
+class SubsystemIndex {
+  private index?: Promise<Map<string, string>>;
+  constructor(private readonly host: HostAccess, private readonly root: string, private readonly concurrency: number) {}
+
+  /** Subsystem directory of `device`, or undefined. */
+  async of(device: string): Promise<string | undefined> {
+    this.index ??= this.build();
+    return (await this.index).get(device);
+  }
+
+  private async build(): Promise<Map<string, string>> {
+    const map = new Map<string, string>();
+    const subsystems = (await this.host.readDir(this.root)) ?? [];
+    await mapLimit(subsystems, this.concurrency, async (name) => {
+      const dir = path.posix.join(this.root, name);
+      for (const entry of (await this.host.readDir(dir)) ?? []) if (CONTROLLER.test(entry)) map.set(entry, dir);
+    });
+    return map;
+  }
+}
+
+/** Everything one readControllers call shares. */
+interface ScanContext {
+  readonly host: HostAccess;
+  readonly settings: HostSettings;
+  readonly concurrency: number;
+  readonly subsystems: SubsystemIndex;
+  mounts?: Promise<MountEntry[]>;
+}
+
+async function mountsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
+  ctx.mounts ??= ctx.host.readFile(ctx.settings.mountsFile).then((t) => parseMounts(t ?? ""));
+  const wanted = new Set(devices.map((d) => `/dev/${d}`));
+  return (await ctx.mounts).filter((m) => wanted.has(m.source)).map((m) => m.mountpoint);
+}
+
+async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: string): Promise<NamespaceUse> {
+  const { host, settings } = ctx;
+  const blockDir = path.posix.join(settings.sysfsRoot, "block", blockDevice);
+  const [nsidText, nguidText, entries] = await Promise.all([
+    host.readFile(path.posix.join(headDir, "nsid")),
+    host.readFile(path.posix.join(headDir, "nguid")),
+    host.readDir(blockDir),
+  ]);
+  // Partitions appear as `<dev>p<N>` children of the disk; they carry their own holders and mounts.
+  const partitions = (entries ?? []).filter((e) => e.startsWith(`${blockDevice}p`));
+  const holders = new Set<string>();
+  for (const dev of [blockDevice, ...partitions]) {
+    const dir = dev === blockDevice ? path.posix.join(blockDir, "holders") : path.posix.join(blockDir, dev, "holders");
+    for (const h of (await host.readDir(dir)) ?? []) holders.add(h);
+  }
+  return {
+    blockDevice,
+    nsid: Number(clean(nsidText) ?? "0"),
+    nguid: toNguid(nguidText),
+    mountpoints: await mountsOf(ctx, [blockDevice, ...partitions]),
+    holders: [...holders].sort(),
+  };
+}
+
+async function namespacesOf(ctx: ScanContext, device: string, ctrlDir: string, entries: readonly string[]): Promise<NamespaceUse[]> {
+  const { host, settings } = ctx;
+  // Without native multipath the namespace devices hang directly under the controller.
+  const direct = entries.filter((e) => NS_DEVICE.test(e));
+  if (direct.length > 0) return Promise.all(direct.map((d) => namespaceUse(ctx, d, path.posix.join(ctrlDir, d))));
+  let subsysDir: string | undefined;
+  const pathNode = entries.map((e) => PATH_NODE.exec(e)).find((m) => m !== null);
+  if (pathNode) {
+    subsysDir = path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem", `nvme-subsys${pathNode[1]}`);
+  } else {
+    subsysDir = await ctx.subsystems.of(device);
+  }
+  if (!subsysDir) return [];
+  const heads = ((await host.readDir(subsysDir)) ?? []).filter((e) => NS_DEVICE.test(e)).sort();
+  return Promise.all(heads.map((h) => namespaceUse(ctx, h, path.posix.join(subsysDir, h))));
+}
+
+async function readOne(ctx: ScanContext, device: string, options: ReadControllersOptions): Promise<FabricsController | undefined> {
+  const { host, settings } = ctx;
+  const dir = path.posix.join(settings.sysfsRoot, "class", "nvme-fabrics", "ctl", device);
+  const read = (attr: string) => host.readFile(path.posix.join(dir, attr)).then(clean);
+  let subsysnqn: string | undefined;
+  if (options.subsysnqn !== undefined) {
+    subsysnqn = await read("subsysnqn");
+    if (subsysnqn !== options.subsysnqn) return undefined;
+  }
+  const [transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid] = await Promise.all([
+    read("transport"),
+    read("address"),
+    subsysnqn === undefined ? read("subsysnqn") : Promise.resolve(subsysnqn),
+    read("hostnqn"),
+    read("hostid"),
+    read("state"),
+    read("cntrltype"),
+    read("cntlid"),
+  ]);
+  if (transport === undefined) return undefined; // deleted while we looked
+  const addressFields = parseSysfsAddress(address ?? "");
+  const base = {
+    device,
+    transport,
+    address: address ?? "",
+    addressFields,
+    subsysnqn: nqn ?? "",
+    hostnqn: hostnqn ?? "",
+    hostid: (hostid ?? "").toLowerCase(),
+    state: toState(state),
+    cntrltype: cntrltype ?? "io",
+    cntlid: cntlid !== undefined && /^\d+$/.test(cntlid) ? Number(cntlid) : undefined,
+  };
+  const identity = identityOf(base);
+  let namespaces: NamespaceUse[] = [];
+  if (options.namespaces !== false) {
+    namespaces = await namespacesOf(ctx, device, dir, (await host.readDir(dir)) ?? []);
+  }
+  return { ...base, ...(identity ? { identity } : {}), namespaces };
+}
+
+/**
+ * Every fabrics controller in `<sysfsRoot>/class/nvme-fabrics/ctl/`, in instance order. sysfs is the truth;
+ * a controller that disappears while we read it is left out.
+ */
+export async function readControllers(
+  host: HostAccess,
+  settings: HostSettings,
+  options: ReadControllersOptions = {},
+): Promise<FabricsController[]> {
+  const concurrency = options.concurrency ?? 64;
+  const ctlDir = path.posix.join(settings.sysfsRoot, "class", "nvme-fabrics", "ctl");
+  const names = ((await host.readDir(ctlDir)) ?? [])
+    .filter((n) => CONTROLLER.test(n))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const ctx: ScanContext = {
+    host,
+    settings,
+    concurrency,
+    subsystems: new SubsystemIndex(host, path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem"), concurrency),
+  };
+  const all = await mapLimit(names, concurrency, (name) => readOne(ctx, name, options));
+  return all.filter((c): c is FabricsController => c !== undefined);
+}
+
+/**
+ * All controllers matching `id` ({@link matchesIdentity}). Usually zero or one; two when someone connected
+ * the same path with `duplicate_connect`.
+ */
+export async function findControllers(
+  host: HostAccess,
+  settings: HostSettings,
+  id: PathIdentity,
+  options: Omit<ReadControllersOptions, "subsysnqn"> = {},
+): Promise<FabricsController[]> {
+  const found = await readControllers(host, settings, { ...options, subsysnqn: id.subsysnqn });
+  return found.filter((c) => matchesIdentity(c, id));
+}

@@ -1,0 +1,353 @@
+/**
+ * The simulated `nvme` binary. `<dir>/bin/nvme` requires this module and calls {@link main} with its
+ * root; it then behaves like nvme-cli of the version in knobs.json against the sysfs tree under
+ * `<dir>/sys`, including the commands this project never uses (so tests can prove that, via calls.log).
+ * Only node built-ins here: it starts on every call.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathKnobs, readKnobs, type SimKnobs, type SimVersion } from "./knobs";
+import {
+  alreadyConnectedPrecheck,
+  connectOk,
+  disconnectMissing,
+  disconnectNoArgs,
+  discoverRefused,
+  injectedFailure,
+  kernelConnectFailure,
+  missingArgument,
+  printJson,
+  versionText,
+  type Output,
+} from "./texts";
+import { DELETING_STATES, SimTree, type SimController } from "./tree";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Options per subcommand: short and long spellings -> key; `true` marks a flag without value. */
+const CONNECT_OPTS: Record<string, [string, boolean]> = {
+  "-t": ["transport", false], "--transport": ["transport", false],
+  "-a": ["traddr", false], "--traddr": ["traddr", false],
+  "-s": ["trsvcid", false], "--trsvcid": ["trsvcid", false],
+  "-n": ["nqn", false], "--nqn": ["nqn", false],
+  "-q": ["hostnqn", false], "--hostnqn": ["hostnqn", false],
+  "-I": ["hostid", false], "--hostid": ["hostid", false],
+  "-w": ["host_traddr", false], "--host-traddr": ["host_traddr", false],
+  "-f": ["host_iface", false], "--host-iface": ["host_iface", false],
+  "-l": ["ctrl_loss_tmo", false], "--ctrl-loss-tmo": ["ctrl_loss_tmo", false],
+  "-c": ["reconnect_delay", false], "--reconnect-delay": ["reconnect_delay", false],
+  "-k": ["keep_alive_tmo", false], "--keep-alive-tmo": ["keep_alive_tmo", false],
+  "-i": ["nr_io_queues", false], "--nr-io-queues": ["nr_io_queues", false],
+  "-o": ["format", false], "--output-format": ["format", false],
+  "-D": ["duplicate", true], "--duplicate-connect": ["duplicate", true],
+  "-p": ["persistent", true], "--persistent": ["persistent", true],
+  "-v": ["verbose", true], "--verbose": ["verbose", true],
+};
+const DISCONNECT_OPTS: Record<string, [string, boolean]> = {
+  "-d": ["device", false], "--device": ["device", false],
+  "-n": ["nqn", false], "--nqn": ["nqn", false],
+  "-v": ["verbose", true], "--verbose": ["verbose", true],
+};
+const LIST_OPTS: Record<string, [string, boolean]> = {
+  "-o": ["format", false], "--output-format": ["format", false],
+  "-v": ["verbose", true], "--verbose": ["verbose", true],
+};
+
+function parseArgs(cmd: string, args: readonly string[], spec: Record<string, [string, boolean]>): Record<string, string> | Output {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i];
+    let inline: string | undefined;
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    if (eq > 0) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const s = spec[a];
+    if (!s) {
+      if (!a.startsWith("-")) continue; // positional (device argument of list-subsys): ignored
+      return { stdout: "", stderr: `${cmd}: unrecognized option '${a}'\n`, code: 1 };
+    }
+    if (s[1]) out[s[0]] = "1";
+    else out[s[0]] = inline ?? args[++i] ?? "";
+  }
+  return out;
+}
+
+const isOutput = (x: unknown): x is Output => typeof x === "object" && x !== null && "code" in x && "stderr" in x;
+
+class Sim {
+  readonly tree: SimTree;
+  readonly v: SimVersion;
+  constructor(readonly root: string, readonly knobs: SimKnobs) {
+    this.tree = new SimTree(root);
+    this.v = knobs.version;
+  }
+
+  /** Cross-process mutex around instance allocation (O_EXCL lock file; a dead holder's file is taken over). */
+  async withLock<T>(fn: () => T): Promise<T> {
+    const file = path.join(this.root, ".sim-alloc.lock");
+    for (let tries = 0; ; tries++) {
+      try {
+        const fd = fs.openSync(file, "wx");
+        fs.writeSync(fd, String(process.pid));
+        fs.closeSync(fd);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        const holder = Number(fs.readFileSync(file, "utf8") || "0");
+        if (holder > 0 && !alive(holder)) fs.rmSync(file, { force: true });
+        else await sleep(tries < 50 ? 1 : 5);
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  hostFile(name: string): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.root, "etc", "nvme", name), "utf8").trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async connect(args: readonly string[]): Promise<Output> {
+    const o = parseArgs("connect", args, CONNECT_OPTS);
+    if (isOutput(o)) return o;
+    if (!o.transport) return missingArgument(this.v, "transport");
+    if (!o.nqn) return missingArgument(this.v, "nqn");
+    if (!o.traddr) return missingArgument(this.v, "traddr");
+    const trsvcid = o.trsvcid || "4420";
+    const knobs = pathKnobs(this.knobs, o.traddr, trsvcid);
+    if (knobs.hang) await sleep(this.knobs.hangMs ?? 3_600_000);
+    const hostnqn = o.hostnqn || this.hostFile("hostnqn") || "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000ff";
+    const hostid = (o.hostid || this.hostFile("hostid") || "00000000-0000-4000-8000-0000000000ff").toLowerCase();
+    const want = { transport: o.transport, traddr: o.traddr, trsvcid, subsysnqn: o.nqn, hostnqn, hostid, hostTraddr: o.host_traddr, hostIface: o.host_iface };
+    // 2.x looks in sysfs first (any state; host NQN only since 2.6, so 2.3 ignores it); 2.9+ let -D skip it.
+    if (this.v !== "1.16" && !(this.v === "2.11" && o.duplicate)) {
+      const hit = this.tree.controllers().some((c) => samePathUserspace(c, want, this.v !== "2.3"));
+      if (hit) return alreadyConnectedPrecheck();
+    }
+    if (knobs.latencyMs) await sleep(knobs.latencyMs); // outside the lock: parallel connects overlap
+    if (knobs.fail) return injectedFailure(this.v, knobs.fail);
+    const result = await this.withLock(() => {
+      // The kernel's rule: same subsystem, host NQN and ID, address text, port, host address/interface,
+      // on a controller that is not being deleted -> EALREADY, unless duplicate_connect.
+      if (!o.duplicate && this.tree.controllers().some((c) => !DELETING_STATES.includes(c.state) && samePathKernel(c, want))) return undefined;
+      return this.tree.createController(
+        {
+          transport: o.transport,
+          traddr: o.traddr,
+          trsvcid,
+          hostTraddr: o.host_traddr,
+          hostIface: o.host_iface,
+          subsysnqn: o.nqn,
+          hostnqn,
+          hostid,
+          state: knobs.stuckConnecting ? "connecting" : "live",
+          srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (o.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+        },
+        this.knobs.namespaces?.[o.nqn] ?? [],
+      );
+    });
+    if (result === undefined) return kernelConnectFailure(this.v, "EALREADY");
+    return connectOk(this.v, result, o.format);
+  }
+
+  async disconnect(args: readonly string[]): Promise<Output> {
+    const o = parseArgs("disconnect", args, DISCONNECT_OPTS);
+    if (isOutput(o)) return o;
+    if (o.device === undefined && o.nqn === undefined) return disconnectNoArgs(this.v);
+    if (o.nqn !== undefined) {
+      // Every controller of the subsystem, whatever its host NQN: why this project never uses it.
+      const nqns = this.v === "1.16" ? [o.nqn] : o.nqn.split(",");
+      let k = 0;
+      for (const c of this.tree.controllers()) if (nqns.includes(c.subsysnqn) && (await this.remove(c))) k++;
+      return { stdout: `NQN:${nqns[0] === o.nqn ? o.nqn : nqns[0]} disconnected ${k} controller(s)\n`, stderr: "", code: 0 };
+    }
+    const names = o.device.split(",").map((d) => d.replace(/^\/dev\//, ""));
+    if (names.length > 1 && this.v === "1.16") return { stdout: "", stderr: `Failed to disconnect by device name: ${o.device}\n`, code: 234 };
+    for (let i = 0; i < names.length; i++) {
+      const c = this.tree.read(names[i]);
+      if (!c) return disconnectMissing(this.v, names[i], this.tree.deviceNames().length > 0);
+      await this.remove(c);
+      // 2.10/2.11 crash on the second name of a list after deleting the first.
+      if (names.length > 1 && this.v === "2.11") return { stdout: "", stderr: "", code: -11, signal: "SIGSEGV" };
+    }
+    return { stdout: "", stderr: "", code: 0 };
+  }
+
+  async disconnectAll(): Promise<Output> {
+    for (const c of this.tree.controllers()) await this.remove(c);
+    return { stdout: "", stderr: "", code: 0 };
+  }
+
+  /** delete_controller, shaped by the path's `disconnect` knob. */
+  private async remove(c: SimController): Promise<boolean> {
+    const mode = pathKnobs(this.knobs, c.traddr, c.trsvcid).disconnect ?? "remove";
+    if (mode === "remove") return this.withLock(() => this.tree.removeController(c.device));
+    this.tree.setState(c.device, "deleting");
+    if (typeof mode === "object") {
+      const reaper = spawn(process.execPath, [__filename, "--reap", this.root, c.device, String(mode.afterMs)], { detached: true, stdio: "ignore" });
+      reaper.unref();
+    }
+    return true;
+  }
+
+  listSubsys(args: readonly string[]): Output {
+    const o = parseArgs("list-subsys", args, LIST_OPTS);
+    if (isOutput(o)) return o;
+    const subsystems = this.tree.subsystemNames().map((name) => ({
+      name,
+      nqn: this.tree.subsystemNqn(name) ?? "",
+      ctrls: this.tree.subsystemControllers(name).map((d) => this.tree.read(d)).filter((c): c is SimController => c !== undefined),
+    }));
+    const pathJson = (c: SimController) => ({
+      Name: c.device,
+      Transport: c.transport,
+      Address: this.v === "1.16" ? c.address.split(",").join(" ") : c.address,
+      State: c.state,
+    });
+    if (this.v === "1.16") {
+      if (subsystems.length === 0) return { stdout: `${printJson({}, this.v)}\n`, stderr: "", code: 0 };
+      const list = subsystems.map((s) => ({ Name: s.name, NQN: s.nqn, Paths: s.ctrls.length ? s.ctrls.map(pathJson) : undefined }));
+      return { stdout: `${printJson({ Subsystems: list }, this.v)}\n`, stderr: "", code: 0 };
+    }
+    // One entry per host NQN; 2.3-2.9 walk their lists in reverse, 2.10+ in ascending order.
+    const reverse = this.v === "2.3" || this.v === "2.8";
+    const hosts: { nqn: string; id: string }[] = [];
+    for (const s of subsystems) for (const c of s.ctrls) if (!hosts.some((h) => h.nqn === c.hostnqn)) hosts.push({ nqn: c.hostnqn, id: c.hostid });
+    const order = <T>(xs: T[]) => (reverse ? [...xs].reverse() : xs);
+    const out = order(hosts).map((h) => ({
+      HostNQN: h.nqn,
+      HostID: h.id,
+      Subsystems: order(subsystems.filter((s) => s.ctrls.some((c) => c.hostnqn === h.nqn))).map((s) => ({
+        Name: s.name,
+        NQN: s.nqn,
+        IOPolicy: this.v === "2.3" ? undefined : "numa",
+        Type: this.v === "2.11" ? (s.nqn === "nqn.2014-08.org.nvmexpress.discovery" ? "discovery" : "nvm") : undefined,
+        Paths: s.ctrls.filter((c) => c.hostnqn === h.nqn).map(pathJson),
+      })),
+    }));
+    return { stdout: `${printJson(out, this.v)}\n`, stderr: "", code: 0 };
+  }
+
+  discover(args: readonly string[]): Output {
+    const o = parseArgs("discover", args, CONNECT_OPTS);
+    if (isOutput(o)) return o;
+    const port = o.trsvcid || "8009";
+    const key = o.traddr?.includes(":") ? `[${o.traddr}]:${port}` : `${o.traddr}:${port}`;
+    const records = this.knobs.discovery?.[key] ?? this.knobs.discovery?.[`${o.traddr}:${port}`] ?? this.knobs.discovery?.[o.traddr ?? ""];
+    if (!records) return discoverRefused(this.v);
+    const v1 = this.v === "1.16";
+    const subtype = (s: string) => (!v1 ? s : s === "current discovery subsystem" ? "unrecognized" : s === "discovery subsystem referral" ? "discovery subsystem" : s);
+    const list = records.map((r) => ({
+      trtype: r.trtype ?? "tcp",
+      adrfam: r.adrfam ?? (r.traddr.includes(":") ? "ipv6" : "ipv4"),
+      subtype: subtype(r.subtype),
+      treq: r.treq ?? "not specified, sq flow control disable supported",
+      portid: r.portid ?? 1,
+      trsvcid: r.trsvcid,
+      subnqn: r.subnqn,
+      traddr: r.traddr,
+      eflags: v1 ? undefined : "none",
+      sectype: "none",
+    }));
+    if (o.format !== "json") {
+      // Plain text is not needed by the provider; JSON is what it asks for.
+      return { stdout: `${printJson({ genctr: 1, records: list }, this.v)}\n`, stderr: "", code: 0 };
+    }
+    const body = v1 ? { device: `nvme${this.tree.freeInstance()}`, genctr: 1, records: list } : { genctr: 1, records: list };
+    return { stdout: `${printJson(body, this.v)}\n`, stderr: "", code: 0 };
+  }
+}
+
+/** libnvme's lookup_ctrl: transport, addresses, port, subsystem, host interface (and host NQN from 2.6). */
+function samePathUserspace(c: SimController, w: { transport: string; traddr: string; trsvcid: string; subsysnqn: string; hostnqn: string; hostTraddr?: string; hostIface?: string }, hostAware: boolean): boolean {
+  return (
+    c.transport === w.transport &&
+    c.traddr === w.traddr &&
+    c.trsvcid === w.trsvcid &&
+    c.subsysnqn === w.subsysnqn &&
+    (c.hostTraddr ?? "") === (w.hostTraddr ?? "") &&
+    (c.hostIface ?? "") === (w.hostIface ?? "") &&
+    (!hostAware || c.hostnqn === w.hostnqn)
+  );
+}
+
+/** nvmf_ctlr_matches_baseopts + nvmf_ip_options_match, as strings. */
+function samePathKernel(c: SimController, w: { traddr: string; trsvcid: string; subsysnqn: string; hostnqn: string; hostid: string; hostTraddr?: string; hostIface?: string }): boolean {
+  return (
+    c.subsysnqn === w.subsysnqn &&
+    c.hostnqn === w.hostnqn &&
+    c.hostid === w.hostid &&
+    c.traddr === w.traddr &&
+    c.trsvcid === w.trsvcid &&
+    (c.hostTraddr ?? "") === (w.hostTraddr ?? "") &&
+    (c.hostIface ?? "") === (w.hostIface ?? "")
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Run one simulated invocation; returns what the process should print and its exit code. */
+export async function runSim(root: string, argv: readonly string[]): Promise<Output> {
+  fs.appendFileSync(path.join(root, "calls.log"), `${JSON.stringify(argv)}\n`);
+  const knobs = readKnobs(root);
+  const sim = new Sim(root, knobs);
+  const [cmd, ...args] = argv;
+  if (cmd !== undefined && knobs.hangCommands?.includes(cmd)) await sleep(knobs.hangMs ?? 3_600_000);
+  switch (cmd) {
+    case "version":
+    case "--version":
+      return { stdout: versionText(sim.v), stderr: "", code: 0 };
+    case "connect":
+      return sim.connect(args);
+    case "disconnect":
+      return sim.disconnect(args);
+    case "disconnect-all":
+      return sim.disconnectAll();
+    case "list-subsys":
+      return sim.listSubsys(args);
+    case "discover":
+      return sim.discover(args);
+    default:
+      return { stdout: "", stderr: `simulated nvme ${sim.v}: command ${JSON.stringify(cmd ?? "")} is not simulated\n`, code: 1 };
+  }
+}
+
+/** Entry point of `<dir>/bin/nvme`. */
+export async function main(root: string, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const out = await runSim(root, argv);
+  process.stdout.write(out.stdout);
+  process.stderr.write(out.stderr);
+  const done = () => {
+    if (out.signal) process.kill(process.pid, out.signal);
+    process.exitCode = out.code < 0 ? 1 : out.code;
+  };
+  // Flush the pipes before leaving, or a parent could read a truncated output.
+  process.stdout.write("", () => process.stderr.write("", done));
+}
+
+/** Background reaper for `disconnect: { afterMs }`: removes the controller later, like a slow kernel. */
+async function reap(root: string, device: string, afterMs: number): Promise<void> {
+  await sleep(afterMs);
+  const tree = new SimTree(root);
+  if (tree.read(device)?.state === "deleting") tree.removeController(device);
+}
+
+if (require.main === module && process.argv[2] === "--reap") {
+  void reap(process.argv[3], process.argv[4], Number(process.argv[5]));
+}

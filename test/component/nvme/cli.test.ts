@@ -1,0 +1,164 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { LocalHost } from "../../../provider/host/local";
+import { NvmeCli, findControllers, readHostIdentity, type PathIdentity } from "../../../provider/nvme";
+import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimVersion } from "../../../provider/simhost";
+
+const host = new LocalHost();
+const NQN = "nqn.1988-11.com.dell:powerflex:00:abc123";
+const OTHER_HOST = "nqn.2014-08.org.example:other-host";
+const id = (traddr: string, extra: Partial<PathIdentity> = {}): PathIdentity => ({
+  transport: "tcp", traddr, trsvcid: 4420, subsysnqn: NQN, hostnqn: DEFAULT_SIM_HOSTNQN, hostid: DEFAULT_SIM_HOSTID, ...extra,
+});
+
+describe("NvmeCli against the simulated host", function () {
+  this.timeout(30_000);
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "nvmecli-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const version of ["1.16", "2.3", "2.8", "2.11"] as SimVersion[]) {
+    it(`${version}: connect, already connected, disconnect one device, never anything broader`, async () => {
+      const sim = createSimHost(dir, { version });
+      const cli = new NvmeCli(host, sim.settings);
+      assert.equal((await cli.version()).text, version);
+      // A stranger's controllers: same subsystem with another host NQN, and a discovery controller.
+      sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN, hostnqn: OTHER_HOST, hostid: "0d4e8a7c-2f61-4b5e-9d3a-7c1e5b2a9f00", trsvcid: 4421 });
+      sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: "nqn.2014-08.org.nvmexpress.discovery", trsvcid: 8009, cntrltype: "discovery" });
+      const r = await cli.connect(id("10.0.0.1"), { ctrlLossTmo: -1, reconnectDelay: 2, keepAliveTmo: 5, nrIoQueues: 4 });
+      assert.deepEqual(r, { ok: true, device: "nvme2" });
+      const again = await cli.connect(id("10.0.0.1"));
+      assert.equal(again.ok, false);
+      if (!again.ok) {
+        assert.equal(again.failure.class, "already-connected");
+        assert.match(again.failure.message, /10\.0\.0\.1:4420/);
+      }
+      const [mine] = await findControllers(host, sim.settings, id("10.0.0.1"));
+      assert.equal(mine.device, "nvme2");
+      assert.deepEqual(await cli.disconnect("nvme2", { identity: id("10.0.0.1") }), { device: "nvme2", alreadyGone: false });
+      assert.deepEqual(sim.controllers().map((c) => c.device), ["nvme0", "nvme1"], "strangers untouched");
+      assert.equal((await cli.disconnect("nvme2")).alreadyGone, true);
+      for (const argv of sim.calls()) {
+        assert.notEqual(argv[0], "disconnect-all");
+        if (argv[0] === "disconnect") assert.deepEqual(argv.slice(1, 2), ["-d"]);
+      }
+      const connectArgv = sim.calls().find((a) => a[0] === "connect")!;
+      assert.deepEqual(connectArgv, [
+        "connect", "-t", "tcp", "-a", "10.0.0.1", "-s", "4420", "-n", NQN, "-q", DEFAULT_SIM_HOSTNQN, "-I", DEFAULT_SIM_HOSTID,
+        "-l", "-1", "-c", "2", "-k", "5", "-i", "4", "-o", "json",
+      ]);
+    });
+  }
+
+  it("classifies injected failures with the path and advice in the message", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    const cli = new NvmeCli(host, sim.settings);
+    sim.setPathKnobs("10.0.0.7", { fail: "refused" });
+    sim.setPathKnobs("10.0.0.8:4420", { fail: "rejected-by-target" });
+    sim.setPathKnobs("10.0.0.9", { fail: "no-nvme-fabrics-module" });
+    const classes = [];
+    for (const a of ["10.0.0.7", "10.0.0.8", "10.0.0.9"]) {
+      const r = await cli.connect(id(a));
+      assert.equal(r.ok, false);
+      if (!r.ok) classes.push(r.failure.class);
+    }
+    assert.deepEqual(classes, ["refused", "rejected-by-target", "no-nvme-fabrics-module"]);
+    const missing = new NvmeCli(host, { ...sim.settings, nvmeCli: path.join(dir, "no-nvme") });
+    const r = await missing.connect(id("10.0.0.1"));
+    assert.ok(!r.ok && r.failure.class === "no-nvme-cli" && /install nvme-cli/.test(r.failure.message));
+  });
+
+  it("times out a hanging connect", async () => {
+    const sim = createSimHost(dir, { version: "2.8" });
+    sim.setPathKnobs("10.0.0.5", { hang: true });
+    const r = await new NvmeCli(host, sim.settings).connect(id("10.0.0.5"), { timeoutMs: 1500 });
+    assert.ok(!r.ok && r.failure.class === "timeout");
+  });
+
+  it("parallel connects overlap (latency outside the lock) and get distinct lowest instances", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    for (let i = 1; i <= 6; i++) sim.setPathKnobs(`10.0.1.${i}`, { latencyMs: 700 });
+    const cli = new NvmeCli(host, sim.settings);
+    await cli.version();
+    const t0 = Date.now();
+    const rs = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => cli.connect(id(`10.0.1.${i}`))));
+    const ms = Date.now() - t0;
+    assert.deepEqual(rs.map((r) => (r.ok ? r.device : "fail")).sort(), ["nvme0", "nvme1", "nvme2", "nvme3", "nvme4", "nvme5"]);
+    assert.ok(ms < 6 * 700, `six 700 ms connects took ${ms} ms: they did not overlap`);
+  });
+
+  it("disconnect waits for a slow delete and fails clearly when the controller stays", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    const cli = new NvmeCli(host, sim.settings);
+    sim.setPathKnobs("10.0.0.1", { disconnect: { afterMs: 400 } });
+    sim.setPathKnobs("10.0.0.2", { disconnect: "keep" });
+    assert.ok((await cli.connect(id("10.0.0.1"))).ok);
+    assert.ok((await cli.connect(id("10.0.0.2"))).ok);
+    await cli.disconnect("nvme0", { goneTimeoutMs: 5000 });
+    assert.deepEqual(sim.controllers().map((c) => c.device), ["nvme1"]);
+    await assert.rejects(cli.disconnect("nvme1", { goneTimeoutMs: 300 }), /nvme1 is still present .*state deleting/);
+  });
+
+  it("refuses bad values before running anything", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    const cli = new NvmeCli(host, sim.settings);
+    await assert.rejects(cli.disconnect("nvme0,nvme1"), /not a controller name/);
+    await assert.rejects(cli.disconnect("-a"), /not a controller name/);
+    await assert.rejects(cli.connect(id("2001:0db8::1")), /canonical/);
+    await assert.rejects(cli.connect(id("10.0.0.1", { subsysnqn: "-n" })), /subsysnqn/);
+    await assert.rejects(cli.connect(id("10.0.0.1", { hostid: "not-a-uuid" })), /hostid/);
+    await assert.rejects(cli.connect(id("10.0.0.1"), { ctrlLossTmo: -2 }), /ctrlLossTmo/);
+    await assert.rejects(cli.connect(id("10.0.0.1"), { nrIoQueues: 1.5 }), /nrIoQueues/);
+    await assert.rejects(cli.connect(id("10.0.0.1"), { hostIface: "-eth0" }), /hostIface/);
+    await assert.rejects(cli.connect(id("10.0.0.1", { hostIface: "eth0" }), { hostIface: "eth1" }), /differs/);
+    assert.deepEqual(sim.calls(), []);
+  });
+
+  it("discover returns the nvme subsystem records", async () => {
+    const sim = createSimHost(dir, { version: "1.16" });
+    sim.updateKnobs((k) => ({
+      ...k,
+      discovery: {
+        "10.0.0.1:8009": [
+          { subtype: "current discovery subsystem", trsvcid: "8009", subnqn: "nqn.2014-08.org.nvmexpress.discovery", traddr: "10.0.0.1" },
+          { subtype: "nvme subsystem", trsvcid: "4420", subnqn: NQN, traddr: "10.0.0.1" },
+        ],
+      },
+    }));
+    const cli = new NvmeCli(host, sim.settings);
+    assert.deepEqual((await cli.discover("10.0.0.1", 8009, DEFAULT_SIM_HOSTNQN, DEFAULT_SIM_HOSTID)).map((r) => r.subnqn), [NQN]);
+    await assert.rejects(cli.discover("10.0.0.2", 8009, DEFAULT_SIM_HOSTNQN, DEFAULT_SIM_HOSTID), /refused/);
+  });
+});
+
+describe("readHostIdentity", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "hostid-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads /etc/nvme, lower-cases the host ID, prefers inputs", async () => {
+    const sim = createSimHost(dir, { version: "2.3", hostid: DEFAULT_SIM_HOSTID.toUpperCase() });
+    assert.deepEqual(await readHostIdentity(host, sim.settings), { hostnqn: DEFAULT_SIM_HOSTNQN, hostid: DEFAULT_SIM_HOSTID });
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: "nqn.2014-08.com.example:host1", id: "0D4E8A7C-2F61-4B5E-9D3A-7C1E5B2A9F00" }), {
+      hostnqn: "nqn.2014-08.com.example:host1",
+      hostid: "0d4e8a7c-2f61-4b5e-9d3a-7c1e5b2a9f00",
+    });
+  });
+
+  it("says how to create missing files and never invents an identity", async () => {
+    const sim = createSimHost(dir, { version: "2.3", hostnqn: null, hostid: null });
+    await assert.rejects(readHostIdentity(host, sim.settings), /nvme gen-hostnqn > .*hostnqn/);
+    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: DEFAULT_SIM_HOSTNQN }), /uuidgen > .*hostid/);
+  });
+
+  it("validates NQN format and length and the UUID", async () => {
+    const sim = createSimHost(dir, { version: "2.3" });
+    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: "host1" }), /not an NQN/);
+    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: `nqn.2014-08.com.example:${"x".repeat(220)}` }), /bytes/);
+    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: "nqn.2014-13.com.example:a" }), /not an NQN/);
+    writeFileSync(path.join(sim.settings.etcNvmeDir, "hostid"), "1234\n");
+    await assert.rejects(readHostIdentity(host, sim.settings), /hostid.* is not a UUID/);
+  });
+});

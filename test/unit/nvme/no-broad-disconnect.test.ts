@@ -1,0 +1,33 @@
+import { strict as assert } from "node:assert";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { repoRoot } from "./reference";
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return tsFiles(full);
+    return name.endsWith(".ts") ? [full] : [];
+  });
+}
+
+/**
+ * The promise of this package: teardown is one `nvme disconnect -d nvmeN` per owned controller. No source
+ * file may be able to run `disconnect-all` or `disconnect -n/--nqn` (both hit every host NQN's controllers
+ * of a subsystem, or everything). The one exception is provider/simhost/, the nvme-cli simulator: it must
+ * *implement* those commands so that tests can prove we never send them (its calls.log records every argv).
+ */
+describe("no code path can run a broad disconnect", () => {
+  const root = path.join(repoRoot(), "provider");
+  const files = tsFiles(root).filter((f) => !f.startsWith(path.join(root, "simhost") + path.sep));
+  it("scans the provider sources", () => assert.ok(files.length > 5));
+  for (const file of files) {
+    it(path.relative(repoRoot(), file), () => {
+      const text = readFileSync(file, "utf8");
+      assert.ok(!text.includes("disconnect-all"), "mentions disconnect-all");
+      assert.doesNotMatch(text, /["'`]disconnect["'`]\s*,\s*["'`](-n|--nqn)/, "builds disconnect -n");
+      assert.doesNotMatch(text, /["'`]--nqn(=|["'`])/, "passes --nqn as an argument");
+      assert.doesNotMatch(text, /["'`]disconnect\s+(-n|--nqn)\b/, "builds a disconnect -n command string");
+    });
+  }
+});
