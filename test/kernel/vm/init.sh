@@ -26,6 +26,12 @@ mkdir -p $R/run/kernel-test
 # The results share: no cache, so what the guest writes is on the host when the VM stops.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 results $R/run/kernel-test ||
   fatal "cannot mount the results share"
+# Host paths hidden by those tmpfs mounts that the job needs (run.sh lists them: "TAG PATH").
+while read -r tag path; do
+  mkdir -p "$R$path" &&
+    mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose "$tag" "$R$path" ||
+    fatal "cannot mount $path from share $tag"
+done < $R/run/kernel-test/mounts
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev

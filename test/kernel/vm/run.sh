@@ -140,6 +140,18 @@ done
 RUN=$CACHE/run                    # the writable share, /run/kernel-test inside the VM
 rm -rf "$RUN"; mkdir -p "$RUN"
 cp "$HERE/guest.sh" "$RUN/guest.sh"
+# The VM mounts fresh tmpfs on /tmp and /run, hiding those parts of the shared root: a repo or cache
+# living there (a CI checkout in /tmp…) is exported as a share of its own and mounted back in place.
+SHARES=()
+: > "$RUN/mounts"
+for p in "$REPO" "$KDIR"; do
+  case $p/ in
+    /tmp/*|/run/*)
+      tag=extra$((${#SHARES[@]} / 2))
+      SHARES+=(-virtfs "local,path=$p,mount_tag=$tag,security_model=none,readonly=on,multidevs=remap")
+      echo "$tag $p" >> "$RUN/mounts" ;;
+  esac
+done
 {
   printf 'KT_REPO=%q\n' "$REPO"
   printf 'KT_MODROOT=%q\n' "$KDIR"
@@ -178,6 +190,7 @@ boot() {   # boot ACCEL: runs QEMU in the background and waits for it; sets REAS
     -append "console=ttyS0 quiet panic=-1 oops=panic" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$RUN,mount_tag=results,security_model=none,multidevs=remap" \
+    "${SHARES[@]}" \
     </dev/null >"$RUN/qemu.log" 2>&1 &
   QEMU_PID=$!
   t0=$SECONDS; REASON=exited
