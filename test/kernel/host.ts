@@ -15,7 +15,9 @@ export const FABRICS_CTL = "/sys/class/nvme-fabrics/ctl";
 
 export interface RunResult {
   readonly argv: readonly string[];
+  /** Exit code; -1 when killed by a signal (see `signal`). */
   readonly rc: number;
+  readonly signal: string | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -24,7 +26,7 @@ export interface RunResult {
 export function run(argv: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): RunResult {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: opts.timeoutMs ?? 60_000, input: opts.input });
   if (r.error) throw new Error(`${argv.join(" ")}: ${r.error.message}`);
-  return { argv, rc: r.status ?? 128 + 1, stdout: r.stdout, stderr: r.stderr };
+  return { argv, rc: r.status ?? -1, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Like run, but throws with the full output when the exit code is not 0. */

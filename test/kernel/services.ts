@@ -57,7 +57,9 @@ export function startNodeService(opts: ServiceOptions): Promise<Service> {
       const before = out;
       out += chunk.toString("utf8");
       if (service.readyLine) return;
-      const line = out.slice(before.lastIndexOf("\n") + 1).split("\n").find((l) => opts.ready.test(l));
+      // complete lines only: a half-received line could match too early ("listening on 4" of 4420)
+      const lines = out.slice(before.lastIndexOf("\n") + 1).split("\n").slice(0, -1);
+      const line = lines.find((l) => opts.ready.test(l));
       if (line !== undefined) {
         clearTimeout(timer);
         (service as { readyLine: string }).readyLine = line;

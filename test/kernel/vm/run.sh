@@ -135,6 +135,7 @@ done | awk '$1 == "insmod" && !seen[$2]++ {print $2}' | while read -r ko; do
   cp "$ko" "$IR/modules/"; basename "$ko" >> "$IR/modules/order"
 done
 (cd "$IR" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initrd.img"
+rm -rf "$IR"
 
 # ------------------------------------------------------------------ 4. run
 RUN=$CACHE/run                    # the writable share, /run/kernel-test inside the VM
