@@ -1,8 +1,12 @@
+import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./host/access";
 import { addOwner, clearPending, EXTERNAL, forget, markPending, recordCreated, recordOf, removeOwner } from "./ledger/records";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
+import { NvmeCli } from "./nvme/cli";
+import type { ConnectOptions } from "./nvme/connect-options";
 import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
+import { readControllers } from "./nvme/sysfs";
 import { controllersOf, planAttach, planRelease, reconcilePending, type Action } from "./plan";
 
 /**
@@ -11,22 +15,8 @@ import { controllersOf, planAttach, planRelease, reconcilePending, type Action }
  * act, re-scan, record.
  */
 
-/** `nvme connect` options we pass through (validated by the nvme-cli adapter). */
-export interface ConnectOptions {
-  readonly ctrlLossTmo?: number;
-  readonly reconnectDelay?: number;
-  readonly keepAliveTmo?: number;
-  readonly nrIoQueues?: number;
-}
-
-/** The nvme-cli adapter as the engine uses it. */
-export interface NvmeDriver {
-  connect(id: PathIdentity, options: ConnectOptions): Promise<
-    { readonly ok: true; readonly device?: string } | { readonly ok: false; readonly failure: { readonly kind: string; readonly message: string } }
-  >;
-  /** `nvme disconnect -d <device>`, then wait until sysfs no longer has it; throws when it stays. */
-  disconnect(device: string): Promise<void>;
-}
+/** The nvme-cli adapter as the engine uses it ({@link NvmeCli} in production, anything alike in tests). */
+export type NvmeDriver = Pick<NvmeCli, "connect" | "disconnect">;
 
 export interface EngineDeps {
   readonly host: HostAccess;
@@ -109,17 +99,17 @@ export class InUseError extends Error {
   }
 }
 
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
+/**
+ * nvme-cli said "already connected" yet sysfs has no controller with our identity: nvme-cli 2.3–2.5 match
+ * existing controllers without the host NQN, so a path another host NQN holds (another tool) blocks us.
+ */
+function alreadyConnectedElsewhere(failure: { readonly class: string; readonly message: string }): string {
+  if (failure.class !== "already-connected") return failure.message;
+  return (
+    `${failure.message} No controller with this host NQN exists for the path, so another host NQN holds it: ` +
+    `nvme-cli before 2.6 ignores the host NQN in its "already connected" check. Upgrade nvme-cli to 2.6 or later, ` +
+    `or attach with the host NQN that holds the path.`
+  );
 }
 
 export class NvmeEngine {
@@ -127,6 +117,17 @@ export class NvmeEngine {
 
   constructor(private readonly deps: EngineDeps) {
     this.store = new LedgerStore(deps.host, deps.settings);
+  }
+
+  /** The production wiring: nvme-cli for connect/disconnect, sysfs for the truth, both through `host`. */
+  static on(host: HostAccess, settings: HostSettings, options: { readonly connectConcurrency?: number } = {}): NvmeEngine {
+    return new NvmeEngine({
+      host,
+      settings,
+      driver: new NvmeCli(host, settings),
+      readControllers: () => readControllers(host, settings),
+      ...options,
+    });
   }
 
   /** Scan and settle intents a crashed process left behind. */
@@ -151,7 +152,7 @@ export class NvmeEngine {
       for (const a of connects) markPending(tx.ledger, a.identity, owner, now);
       if (connects.length > 0) await tx.save(); // intent before `nvme connect`
 
-      const outcomes = await mapBounded(connects, this.deps.connectConcurrency ?? 8, (a) =>
+      const outcomes = await mapLimit(connects, this.deps.connectConcurrency ?? 8, (a) =>
         this.deps.driver.connect(a.identity, options.connect ?? {}),
       );
       const after = connects.length > 0 ? await this.deps.readControllers() : observed;
@@ -164,7 +165,7 @@ export class NvmeEngine {
         const outcome = outcomes[i];
         const present = controllersOf(after, a.identity);
         if (present.length > 0) {
-          const lost = !outcome.ok && outcome.failure.kind === "already-connected";
+          const lost = !outcome.ok && outcome.failure.class === "already-connected";
           const device = (outcome.ok && present.find((c) => c.device === outcome.device)?.device) || present[0].device;
           if (lost) {
             // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
@@ -183,7 +184,7 @@ export class NvmeEngine {
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
-              : { identity: a.identity, kind: outcome.failure.kind, message: outcome.failure.message },
+              : { identity: a.identity, kind: outcome.failure.class, message: alreadyConnectedElsewhere(outcome.failure) },
           );
         }
       });
@@ -241,7 +242,7 @@ export class NvmeEngine {
         const done: string[] = [];
         for (const device of a.devices) {
           try {
-            await this.deps.driver.disconnect(device);
+            await this.deps.driver.disconnect(device, { identity: a.identity });
             done.push(device);
           } catch (err) {
             problems.push(`${describePath(a.identity)} (${device}): ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { HostAccess, HostSettings } from "../host/access";
 import { parseSysfsAddress } from "./address";
-import { mapLimit } from "./concurrency";
+import { mapLimit } from "../concurrency";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { canonicalIp, identityKey, type PathIdentity } from "./identity";
 import { parseMounts, type MountEntry } from "./mounts";

@@ -3,12 +3,8 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { repoRoot } from "../../support/paths";
 
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json"))) dir = path.dirname(dir);
-  return dir;
-}
 const root = repoRoot();
 const bin = path.join(root, "bin", "powerflex-nvme.js");
 

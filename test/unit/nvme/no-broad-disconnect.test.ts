@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { repoRoot } from "./reference";
+import { repoRoot } from "../../support/paths";
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -1,19 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-
-/** The package root: the first directory above this file that holds package.json. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
+import { referenceDir as sharedReference } from "../../support/paths";
 
 /** shared/reference/nvme-cli, next to the worktree. */
-export const referenceDir = path.resolve(repoRoot(), "../shared/reference/nvme-cli");
+export const referenceDir = sharedReference("nvme-cli");
 
 /** One recorded run of a real nvme binary. */
 export interface RecordedRun {

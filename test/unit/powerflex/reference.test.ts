@@ -15,18 +15,9 @@ import {
   parseApiVersion,
   parseBareString,
 } from "../../../provider/powerflex";
+import { referenceDir as sharedReference } from "../../support/paths";
 
-// dist/test/unit/powerflex -> the directory holding package.json, then its sibling shared/.
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
-const referenceDir = path.resolve(repoRoot(), "../shared/reference/powerflex");
+const referenceDir = sharedReference("powerflex");
 
 type Check = (text: string) => void;
 const json =
