@@ -1,17 +1,8 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** The repository root: the nearest directory above this file with our package.json. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, "utf8")).name === "pulumi-powerflex-nvme") return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no pulumi-powerflex-nvme package.json above ${__dirname}`);
-    dir = up;
-  }
-}
+/** The repository root: where our package.json is. */
+export { packageRoot as repoRoot } from "../../provider/package-root";
+import { packageRoot as repoRoot } from "../../provider/package-root";
 
 /** `../shared/reference/<sub>` beside the checkout (CI puts shared/ there). */
 export function referenceDir(sub: string): string {

@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { repoRoot } from "./paths";
+import { packageRoot } from "../package-root";
+import { TYPE } from "../resource";
 
 /**
  * The real dynamic-provider host of @pulumi/pulumi (`cmd/dynamic-provider`), started the way the Pulumi
@@ -15,14 +16,14 @@ import { repoRoot } from "./paths";
 export function makeConsumerProject(name = "hostprov"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-project-"));
   fs.mkdirSync(path.join(dir, "node_modules", "@pulumi"), { recursive: true });
-  fs.symlinkSync(repoRoot(), path.join(dir, "node_modules", "pulumi-powerflex-nvme"), "dir");
-  fs.symlinkSync(path.join(repoRoot(), "node_modules", "@pulumi", "pulumi"), path.join(dir, "node_modules", "@pulumi", "pulumi"), "dir");
+  fs.symlinkSync(packageRoot(), path.join(dir, "node_modules", "pulumi-powerflex-nvme"), "dir");
+  fs.symlinkSync(path.join(packageRoot(), "node_modules", "@pulumi", "pulumi"), path.join(dir, "node_modules", "@pulumi", "pulumi"), "dir");
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, version: "0.0.0", private: true }));
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\n`);
   return dir;
 }
 
-const sdkRequire = createRequire(path.join(repoRoot(), "package.json"));
+const sdkRequire = createRequire(path.join(packageRoot(), "package.json"));
 const sdkDir = path.dirname(sdkRequire.resolve("@pulumi/pulumi/package.json"));
 // The generated stubs must see the same grpc-js and protobuf copies as the SDK (instanceof checks).
 const fromSdk = (m: string) => sdkRequire(sdkRequire.resolve(m, { paths: [sdkDir] }));
@@ -36,7 +37,7 @@ const dynamicProviderScript = sdkRequire.resolve("@pulumi/pulumi/cmd/dynamic-pro
 /** The preview placeholder for a value not known yet (pulumi.runtime.unknownValue). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-export const TYPE = "pulumi-nodejs:dynamic/powerflex:NvmeAttachment";
+export { TYPE };
 
 type Props = Record<string, unknown>;
 

@@ -1,0 +1,110 @@
+import type { Inputs } from "./inputs";
+import { PowerFlexClient, type GatewayOptions, type Logger } from "./powerflex";
+
+/**
+ * Which PowerFlex gateway an attachment talks to, and the host-object chores around it. Credentials are
+ * resolved at call time from (first wins, field by field) the `gateway` input, the stack config
+ * `powerflex:*` that `configure` received, and the environment `POWERFLEX_*`: never captured in the
+ * serialized provider, never logged.
+ */
+
+/** Stack config values the provider received in `configure` (strings, as the engine sends them). */
+export interface StackConfig {
+  readonly endpoint?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly insecure?: string;
+  readonly caCert?: string;
+  readonly authFlow?: string;
+}
+
+const ENV = {
+  endpoint: "POWERFLEX_ENDPOINT",
+  username: "POWERFLEX_USERNAME",
+  password: "POWERFLEX_PASSWORD",
+  insecure: "POWERFLEX_INSECURE",
+  caCert: "POWERFLEX_CA_CERT",
+  authFlow: "POWERFLEX_AUTH_FLOW",
+} as const;
+
+function flag(text: string | undefined, where: string): boolean | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (/^(true|1|yes)$/i.test(text)) return true;
+  if (/^(false|0|no)$/i.test(text)) return false;
+  throw new Error(`${where} must be true or false`);
+}
+
+/** The gateway options for these inputs; an error says where each missing value can come from. */
+export function gatewayOptions(inputs: Pick<Inputs, "gateway">, config: StackConfig, env: NodeJS.ProcessEnv = process.env): GatewayOptions {
+  const g = inputs.gateway;
+  const pick = (k: keyof typeof ENV): string | undefined => {
+    const fromInput = g?.[k];
+    if (fromInput !== undefined) return String(fromInput);
+    if (config[k] !== undefined && config[k] !== "") return config[k];
+    return env[ENV[k]] || undefined;
+  };
+  const missing = (["endpoint", "username", "password"] as const).filter((k) => pick(k) === undefined);
+  if (missing.length > 0) {
+    throw new Error(
+      `no PowerFlex gateway ${missing.join(", ")}: set ${missing.map((k) => `gateway.${k}`).join(", ")} on the resource, or ` +
+        missing.map((k) => `\`pulumi config set ${k === "password" ? "--secret " : ""}powerflex:${k} …\``).join(", ") +
+        `, or the environment ${missing.map((k) => ENV[k]).join(", ")}`,
+    );
+  }
+  const insecure = g?.insecure ?? flag(config.insecure, "powerflex:insecure") ?? flag(env[ENV.insecure], ENV.insecure);
+  const caCert = pick("caCert");
+  const authFlow = pick("authFlow") as GatewayOptions["authFlow"];
+  return {
+    endpoint: pick("endpoint")!,
+    username: pick("username")!,
+    password: pick("password")!,
+    ...(insecure !== undefined ? { insecure } : {}),
+    ...(caCert !== undefined ? { caCert } : {}),
+    ...(authFlow !== undefined ? { authFlow } : {}),
+  };
+}
+
+/** What the resource needs from the gateway beyond reads. */
+export interface Gateway {
+  readonly client: PowerFlexClient;
+  /** Gateway origin (kept in state: which array this attachment belongs to). */
+  readonly endpoint: string;
+  /**
+   * The NVMe host object for this host NQN: found, or registered when `host.register` is set. Without
+   * `register`, a missing host is an error: the SDTs would reject the connection anyway.
+   */
+  ensureHost(inputs: Pick<Inputs, "host">, hostnqn: string): Promise<{ readonly id: string; readonly registered: boolean }>;
+  /** Remove a host object we registered, unless volumes are mapped to it (then keep it and say so). */
+  removeRegisteredHost(id: string, log: (message: string) => void): Promise<void>;
+}
+
+export function gatewayFor(inputs: Pick<Inputs, "gateway">, config: StackConfig, logger?: Logger): Gateway {
+  const client = PowerFlexClient.shared(gatewayOptions(inputs, config), logger);
+  return {
+    client,
+    endpoint: client.endpoint,
+    async ensureHost(i, hostnqn) {
+      const found = await client.findNvmeHostByNqn(hostnqn);
+      if (found) return { id: found.id, registered: false };
+      if (!i.host?.register) {
+        throw new Error(
+          `PowerFlex ${client.endpoint} has no NVMe host with NQN ${hostnqn}, so its SDTs would refuse this host. ` +
+            `Set host.register: true to have it registered (and removed on destroy), or add it in PowerFlex first.`,
+        );
+      }
+      const created = await client.createNvmeHost({ nqn: hostnqn, ...(i.host.name !== undefined ? { name: i.host.name } : {}) });
+      return { id: created.id, registered: true };
+    },
+    async removeRegisteredHost(id, log) {
+      const mapped = await client.listVolumesOfHost(id);
+      if (mapped.length > 0) {
+        log(
+          `kept the NVMe host object ${id} we registered: ${mapped.length} volume(s) are still mapped to it ` +
+            `(${mapped.map((v) => v.name ?? v.id).join(", ")}); unmap them, then remove the host in PowerFlex.`,
+        );
+        return;
+      }
+      await client.removeHost(id);
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import type * as pulumi from "@pulumi/pulumi";
+import { attachmentHost, settingsFor, type AttachmentHost } from "./attachment-host";
+import { gatewayFor, type StackConfig } from "./gateway";
+import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
+import { describePath, identityKey } from "./nvme/identity";
+import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
+import { planTargets, type PlannedTargets } from "./targets";
+
+/**
+ * The ResourceProvider behind PowerFlexNvmeAttachment: orchestration only. Deciding is in plan.ts and
+ * targets.ts, acting in the engine and the REST client. The owner id the engine records is the resource id.
+ */
+
+type Props = Record<string, any>;
+
+/** Stack config from `configure` (the engine sends the whole stack config to dynamic providers). */
+let stackConfig: StackConfig = {};
+
+/** The input properties out of a property bag (outputs echo them); `__provider` and outputs left out. */
+function inputsOf(props: Props): Props {
+  const out: Props = {};
+  for (const k of INPUT_KEYS) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
+  return out;
+}
+
+function validated(news: Props): Inputs {
+  const { inputs, failures } = checkInputs(news);
+  if (failures.length > 0) throw new Error(`invalid inputs: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+  if (!inputs) throw new Error("some inputs are not known yet; nothing can be attached with them");
+  return inputs;
+}
+
+/** Inputs as stored with an existing resource (already validated when it was made). */
+function storedInputs(props: Props): Inputs {
+  return inputsOf(props) as Inputs;
+}
+
+function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
+  return gatewayFor(inputs, stackConfig, { warn: (m) => host.log(`warning: ${m}`) });
+}
+
+/** Attach the planned paths and describe what we hold, in plan order. */
+async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targets: PlannedTargets): Promise<StatePath[]> {
+  const result = await host.engine.attach(owner, targets.paths.map((p) => p.identity), {
+    connect: inputs.connect ?? {},
+    ...(inputs.minPaths !== undefined ? { minPaths: inputs.minPaths } : {}),
+  });
+  for (const f of result.failures) host.log(`warning: ${describePath(f.identity)} is not connected: ${f.message}`);
+  const held = new Map(result.paths.map((p) => [identityKey(p.identity), p]));
+  return targets.paths.flatMap((p): StatePath[] => {
+    const h = held.get(identityKey(p.identity));
+    if (!h) return [];
+    const id = h.identity;
+    return [{
+      sdtId: p.sdtId,
+      sdtName: p.sdtName,
+      transport: "tcp",
+      traddr: id.traddr,
+      trsvcid: id.trsvcid,
+      subsysnqn: id.subsysnqn,
+      hostnqn: id.hostnqn,
+      hostid: id.hostid,
+      hostTraddr: id.hostTraddr ?? null,
+      hostIface: id.hostIface ?? null,
+      device: h.device,
+      origin: h.origin,
+      state: "live",
+    }];
+  });
+}
+
+/** Changes of inputs that make another attachment (another identity on the host or another array). */
+function identityReplaces(news: Props): string[] {
+  return ["system", "host", "hostAccess"].filter((k) => JSON.stringify(news[k] ?? null).includes(UNKNOWN));
+}
+
+export const provider: pulumi.dynamic.ResourceProvider = {
+  async configure(req) {
+    const get = (k: string) => req.config.get(`powerflex:${k}`);
+    stackConfig = {
+      endpoint: get("endpoint"),
+      username: get("username"),
+      password: get("password"),
+      insecure: get("insecure"),
+      caCert: get("caCert"),
+      authFlow: get("authFlow"),
+    };
+  },
+
+  async check(_olds, news) {
+    const { inputs, failures } = checkInputs(news);
+    // Unknown values (preview) go back as they came; known ones in canonical form.
+    return { inputs: inputs ?? inputsOf(news), failures };
+  },
+
+  async diff(_id, olds, news) {
+    const state = loadState(olds);
+    const { inputs, failures, hasUnknowns } = checkInputs(news);
+    if (failures.length > 0) return { changes: true };
+    if (!inputs || hasUnknowns) {
+      // Not known yet: "maybe", and a replace where the identity may move.
+      return { changes: true, replaces: identityReplaces(news), deleteBeforeReplace: false };
+    }
+    const host = attachmentHost(inputs);
+    const replaces: string[] = [];
+    let identity = { hostnqn: state.hostNqn, hostid: state.hostId };
+    try {
+      identity = await host.identity(inputs);
+    } catch {
+      // Preview on a machine without /etc/nvme: the inputs did not name another identity, keep the stored one.
+    }
+    if (identity.hostnqn !== state.hostNqn || identity.hostid !== state.hostId) replaces.push("host");
+    if (!isDeepStrictEqual({ ...settingsFor(inputs) }, { ...state.hostSettings })) replaces.push("hostAccess");
+    let targets: PlannedTargets;
+    try {
+      targets = await planTargets(gateway(inputs, host).client, inputs, identity, { knownSubsystemNqn: state.subsystemNqn });
+    } catch (err) {
+      throw new Error(
+        `cannot compare with PowerFlex: ${(err as Error).message}. Preview asks the gateway whether SDTs were added ` +
+          `or removed; it will not guess "no change".`,
+      );
+    }
+    if (targets.systemId !== state.systemId || targets.subsystemNqn !== state.subsystemNqn) replaces.push("system");
+    const want = targets.paths.map((p) => identityKey(p.identity)).sort();
+    const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
+    const pathsChanged = !isDeepStrictEqual(want, have);
+    const inputsChanged = !isDeepStrictEqual(inputsOf(olds), inputsOf(inputs));
+    return {
+      changes: replaces.length > 0 || pathsChanged || inputsChanged,
+      replaces,
+      deleteBeforeReplace: false,
+    };
+  },
+
+  async create(news) {
+    const inputs = validated(news);
+    const owner = `pfnvme-${randomUUID()}`;
+    const host = attachmentHost(inputs);
+    const identity = await host.identity(inputs);
+    const gw = gateway(inputs, host);
+    const targets = await planTargets(gw.client, inputs, identity, {
+      discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+    });
+    const registration = await gw.ensureHost(inputs, identity.hostnqn);
+    let paths: StatePath[];
+    try {
+      paths = await attach(owner, inputs, host, targets);
+    } catch (err) {
+      if (registration.registered) {
+        // All-or-nothing: the host object we registered goes too.
+        await gw.removeRegisteredHost(registration.id, host.log).catch((e: Error) =>
+          host.log(`warning: could not remove the NVMe host object ${registration.id} we registered: ${e.message}`),
+        );
+      }
+      throw err;
+    }
+    const state: State = {
+      schemaVersion: SCHEMA_VERSION,
+      endpoint: gw.endpoint,
+      systemId: targets.systemId,
+      protectionDomainId: targets.protectionDomainId,
+      subsystemNqn: targets.subsystemNqn,
+      hostNqn: identity.hostnqn,
+      hostId: identity.hostid,
+      hostObjectId: registration.id,
+      hostRegistered: registration.registered,
+      hostSettings: host.settings,
+      paths,
+    };
+    return { id: owner, outs: { ...inputs, ...state } };
+  },
+
+  async read(id, props) {
+    const state = loadState(props ?? {});
+    const inputs = storedInputs(props ?? {});
+    const host = attachmentHost(inputs, state.hostSettings);
+    const seen = await host.engine.observe(id, state.paths.map(identityOf));
+    const paths: StatePath[] = [];
+    state.paths.forEach((p, i) => {
+      const o = seen[i];
+      if (o.state === "missing" || !o.held) {
+        host.log(`${describePath(identityOf(p))} is gone from this host; the next \`pulumi up\` connects it again`);
+      } else {
+        paths.push({ ...p, state: o.state, device: o.device ?? p.device });
+      }
+    });
+    if (paths.length === 0) return {}; // nothing of ours is left: the resource is gone
+    return { id, props: { ...props, paths }, inputs };
+  },
+
+  async update(id, olds, news) {
+    const state = loadState(olds);
+    const inputs = validated(news);
+    const host = attachmentHost(inputs, state.hostSettings);
+    const identity = { hostnqn: state.hostNqn, hostid: state.hostId };
+    const targets = await planTargets(gateway(inputs, host).client, inputs, identity, { knownSubsystemNqn: state.subsystemNqn });
+    const wanted = new Set(targets.paths.map((p) => identityKey(p.identity)));
+    const force = inputs.force ?? false;
+    if (!isDeepStrictEqual(storedInputs(olds).connect ?? {}, inputs.connect ?? {})) {
+      // Options apply to new controllers only: cycle the ones we made, one at a time, so the others carry I/O.
+      for (const p of state.paths.filter((x) => x.origin === "created" && wanted.has(identityKey(identityOf(x))))) {
+        await host.engine.release(id, [identityOf(p)], { force });
+        await host.engine.attach(id, [identityOf(p)], { connect: inputs.connect ?? {} });
+      }
+    }
+    // Connect what is new first, then let go of what is no longer wanted: no moment with fewer paths.
+    const paths = await attach(id, inputs, host, targets);
+    const removed = state.paths.map(identityOf).filter((p) => !wanted.has(identityKey(p)));
+    if (removed.length > 0) await host.engine.release(id, removed, { force });
+    const next: State = { ...state, systemId: targets.systemId, protectionDomainId: targets.protectionDomainId, paths };
+    return { outs: { ...inputs, ...next } };
+  },
+
+  async delete(id, props) {
+    const state = loadState(props);
+    const inputs = storedInputs(props);
+    const host = attachmentHost(inputs, state.hostSettings);
+    await host.engine.release(id, state.paths.map(identityOf), { force: inputs.force ?? false });
+    if (state.hostRegistered && state.hostObjectId) await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
+  },
+};

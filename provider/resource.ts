@@ -1,0 +1,150 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * The provider as stored in `__provider` with every resource: a module whose `handler()` returns the
+ * provider, loaded by the dynamic-provider host (`cmd/dynamic-provider`) with its cwd's module paths.
+ * Pulumi keeps this text in state and runs it again for refresh and destroy, even after an upgrade, so it
+ * holds nothing but a `require` of the installed implementation by the package's own name: teardown fixes
+ * reach resources made by older versions, and no credential or path is ever captured. It is written out
+ * rather than produced by `pulumi.dynamic.Resource`'s closure serializer, which spends ~300 bytes of
+ * scaffolding per method (2.2 KB for seven one-line methods).
+ */
+export const PROVIDER_SOURCE = 'exports.handler = () => require("pulumi-powerflex-nvme/lifecycle").provider;\n';
+
+/** The resource type token: what a dynamic resource of module `powerflex`, type `NvmeAttachment` gets. */
+export const TYPE = "pulumi-nodejs:dynamic/powerflex:NvmeAttachment";
+
+/** Where the gateway is and how to log in. Defaults: stack config `powerflex:*`, then env `POWERFLEX_*`. */
+export interface GatewayArgs {
+  /** `https://host[:port]` of the PowerFlex REST gateway or PowerFlex Manager. */
+  endpoint: pulumi.Input<string>;
+  username: pulumi.Input<string>;
+  /** Kept secret in state; never logged. Prefer `pulumi config set --secret powerflex:password`. */
+  password: pulumi.Input<string>;
+  /** Skip TLS verification (a warning is printed). Prefer `caCert`. */
+  insecure?: pulumi.Input<boolean>;
+  /** PEM of the CA that signed the gateway's certificate. */
+  caCert?: pulumi.Input<string>;
+  /** `gateway` (GET /api/login), `manager` (POST /rest/auth/login) or `auto` (probe; default). */
+  authFlow?: pulumi.Input<"auto" | "gateway" | "manager">;
+}
+
+/** Which NVMe host identity to connect as, and whether to register it in PowerFlex. */
+export interface HostArgs {
+  /** Host NQN. Default: the content of `/etc/nvme/hostnqn`. */
+  nqn?: pulumi.Input<string>;
+  /** Host ID (UUID). Default: the content of `/etc/nvme/hostid`. */
+  id?: pulumi.Input<string>;
+  /** Name of the NVMe host object in PowerFlex (at most 31 characters) when registering. */
+  name?: pulumi.Input<string>;
+  /** Create the NVMe host object in PowerFlex when no host has this NQN (removed again on destroy). Default false. */
+  register?: pulumi.Input<boolean>;
+}
+
+/** `nvme connect` options, recorded in state. Changing one reconnects path by path. */
+export interface ConnectArgs {
+  /** Seconds to keep reconnecting after a path is lost before the kernel removes it; -1 forever. Kernel default 600. */
+  ctrlLossTmo?: pulumi.Input<number>;
+  /** Seconds between reconnect attempts. Kernel default 10. */
+  reconnectDelay?: pulumi.Input<number>;
+  /** Keep-alive timeout in seconds. */
+  keepAliveTmo?: pulumi.Input<number>;
+  /** Number of I/O queues. */
+  nrIoQueues?: pulumi.Input<number>;
+  /** Source address on the host to connect from. */
+  hostTraddr?: pulumi.Input<string>;
+  /** Source interface on the host to connect from. */
+  hostIface?: pulumi.Input<string>;
+}
+
+/** Where things are on the host (advanced: the demo and tests point these at a simulated host). */
+export interface HostAccessArgs {
+  /** nvme-cli executable. Default `nvme` on PATH. */
+  nvmeCli?: pulumi.Input<string>;
+  /** Default `/sys`. */
+  sysfsRoot?: pulumi.Input<string>;
+  /** Ledger and lock directory. Default `/run/pulumi-powerflex-nvme`. */
+  stateDir?: pulumi.Input<string>;
+  /** Default `/etc/nvme`. */
+  etcNvmeDir?: pulumi.Input<string>;
+  /** Default `/proc/self/mounts`. */
+  mountsFile?: pulumi.Input<string>;
+}
+
+/** Overrides the address (and port) a given SDT is reached at, e.g. behind NAT. */
+export interface AddressArgs {
+  /** SDT name or id. */
+  sdt: pulumi.Input<string>;
+  traddr: pulumi.Input<string>;
+  trsvcid?: pulumi.Input<number>;
+}
+
+export interface PowerFlexNvmeAttachmentArgs {
+  gateway?: pulumi.Input<GatewayArgs>;
+  /** Protection domain (name or id) whose SDTs the host connects to. */
+  protectionDomain: pulumi.Input<string>;
+  /** System id, when the gateway manages several systems. */
+  system?: pulumi.Input<string>;
+  /** Only these SDTs (names or ids). Default: every connected SDT of the protection domain. */
+  sdts?: pulumi.Input<pulumi.Input<string>[]>;
+  /** IP roles to connect to. Default `["StorageAndHost", "HostOnly"]`. */
+  roles?: pulumi.Input<pulumi.Input<"StorageAndHost" | "HostOnly">[]>;
+  addresses?: pulumi.Input<pulumi.Input<AddressArgs>[]>;
+  host?: pulumi.Input<HostArgs>;
+  connect?: pulumi.Input<ConnectArgs>;
+  /** Fewest paths that must connect for `up` to succeed. Default: all planned paths. */
+  minPaths?: pulumi.Input<number>;
+  /** Allow destroy/update to cut the last live path of a mounted or held namespace. Default false. */
+  force?: pulumi.Input<boolean>;
+  hostAccess?: pulumi.Input<HostAccessArgs>;
+}
+
+/** One NVMe/TCP path as held by the attachment. */
+export interface AttachmentPath {
+  sdtId: string;
+  sdtName: string;
+  transport: "tcp";
+  traddr: string;
+  trsvcid: number;
+  subsysnqn: string;
+  hostnqn: string;
+  hostid: string;
+  hostTraddr: string | null;
+  hostIface: string | null;
+  /** Controller name when last seen (a hint: the kernel reuses names). */
+  device: string | null;
+  /** `created`: we made the controller; `adopted`: it was live before (ours to hold, never to cut). */
+  origin: "created" | "adopted";
+  state: "live" | "connecting" | "missing";
+}
+
+/**
+ * Connects this host to the NVMe/TCP subsystem of a PowerFlex system through the SDTs of a protection
+ * domain, and on destroy disconnects only the controllers it made and nobody else holds.
+ */
+export class PowerFlexNvmeAttachment extends pulumi.CustomResource {
+  /** Subsystem NQN of the PowerFlex system. */
+  declare readonly subsystemNqn: pulumi.Output<string>;
+  declare readonly hostNqn: pulumi.Output<string>;
+  declare readonly hostId: pulumi.Output<string>;
+  declare readonly systemId: pulumi.Output<string>;
+  declare readonly protectionDomainId: pulumi.Output<string>;
+  /** Id of the NVMe host object in PowerFlex, when known. */
+  declare readonly hostObjectId: pulumi.Output<string | null>;
+  declare readonly paths: pulumi.Output<AttachmentPath[]>;
+  declare readonly schemaVersion: pulumi.Output<number>;
+
+  constructor(name: string, args: PowerFlexNvmeAttachmentArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs = {
+      subsystemNqn: undefined,
+      hostNqn: undefined,
+      hostId: undefined,
+      systemId: undefined,
+      protectionDomainId: undefined,
+      hostObjectId: undefined,
+      paths: undefined,
+      schemaVersion: undefined,
+    };
+    super(TYPE, name, { ...args, ...outputs, __provider: PROVIDER_SOURCE }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["gateway"] }));
+  }
+}

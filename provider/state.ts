@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { hostSettings, type HostSettings } from "./host/access";
+import type { PathIdentity } from "./nvme/identity";
+
+/**
+ * The resource's outputs (its Pulumi state). The serialized provider is a shim that loads the newest
+ * implementation, so this code must read every state an older version wrote: bump `schemaVersion` on any
+ * change of shape and add a migration below. The v1 fixture in test/fixtures/ keeps us honest.
+ */
+export const SCHEMA_VERSION = 1;
+
+const pathSchema = z.object({
+  sdtId: z.string(),
+  sdtName: z.string(),
+  transport: z.literal("tcp"),
+  traddr: z.string(),
+  trsvcid: z.number().int(),
+  subsysnqn: z.string(),
+  hostnqn: z.string(),
+  hostid: z.string(),
+  hostTraddr: z.string().nullable(),
+  hostIface: z.string().nullable(),
+  /** Controller name when last seen (a hint; names are reused). */
+  device: z.string().nullable(),
+  origin: z.enum(["created", "adopted"]),
+  state: z.enum(["live", "connecting", "missing"]),
+});
+
+const settingsSchema = z.object({
+  nvmeCli: z.string(),
+  sysfsRoot: z.string(),
+  stateDir: z.string(),
+  etcNvmeDir: z.string(),
+  mountsFile: z.string(),
+});
+
+/** The part of the state this code relies on (outputs also echo the inputs, which it reads separately). */
+export const stateSchemaV1 = z.object({
+  schemaVersion: z.literal(1),
+  endpoint: z.string().nullable(),
+  systemId: z.string(),
+  protectionDomainId: z.string(),
+  subsystemNqn: z.string(),
+  hostNqn: z.string(),
+  hostId: z.string(),
+  hostObjectId: z.string().nullable(),
+  hostRegistered: z.boolean(),
+  hostSettings: settingsSchema,
+  paths: z.array(pathSchema),
+});
+
+export type State = z.infer<typeof stateSchemaV1>;
+export type StatePath = z.infer<typeof pathSchema>;
+
+/** Read a state written by any version of this provider. */
+export function loadState(props: Record<string, unknown>): State {
+  const version = props.schemaVersion;
+  if (version === 1) {
+    const parsed = stateSchemaV1.safeParse(props);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new Error(`the stored state of this attachment is damaged at ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  throw new Error(
+    `this attachment's state has schemaVersion ${JSON.stringify(version)}, which this version of pulumi-powerflex-nvme does not know; ` +
+      `upgrade the package (npm install pulumi-powerflex-nvme@latest) and run again`,
+  );
+}
+
+export function identityOf(p: StatePath): PathIdentity {
+  return {
+    transport: "tcp",
+    traddr: p.traddr,
+    trsvcid: p.trsvcid,
+    subsysnqn: p.subsysnqn,
+    hostnqn: p.hostnqn,
+    hostid: p.hostid,
+    ...(p.hostTraddr ? { hostTraddr: p.hostTraddr } : {}),
+    ...(p.hostIface ? { hostIface: p.hostIface } : {}),
+  };
+}
+
+export function settingsOf(state: State): HostSettings {
+  return hostSettings(state.hostSettings);
+}
