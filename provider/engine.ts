@@ -278,6 +278,13 @@ export class NvmeEngine {
     });
   }
 
+  /** Read-only: owners in the ledger holding any path as this host NQN (e.g. before removing its host object). */
+  async ownersOfHostNqn(hostnqn: string): Promise<string[]> {
+    const ledger = await this.store.read();
+    const records = Object.values(ledger.paths).filter((r) => r.identity.hostnqn === hostnqn);
+    return [...new Set(records.flatMap((r) => r.owners))].sort();
+  }
+
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
     const [observed, ledger] = await Promise.all([this.deps.readControllers(), this.store.read()]);

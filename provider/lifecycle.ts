@@ -218,6 +218,12 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const inputs = storedInputs(props);
     const host = attachmentHost(inputs, state.hostSettings);
     await host.engine.release(id, state.paths.map(identityOf), { force: inputs.force ?? false });
-    if (state.hostRegistered && state.hostObjectId) await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
+    if (!state.hostRegistered || !state.hostObjectId) return;
+    const others = await host.engine.ownersOfHostNqn(state.hostNqn);
+    if (others.length > 0) {
+      host.log(`kept the NVMe host object ${state.hostObjectId} we registered: ${others.length} other attachment(s) on this host still use ${state.hostNqn}`);
+      return;
+    }
+    await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
   },
 };

@@ -58,8 +58,10 @@ export class ProviderHost {
   private constructor(
     private readonly child: ChildProcess,
     private readonly client: any,
-    /** Everything the provider process wrote to stderr (logs, stack traces): scanned for secrets. */
+    /** Everything the provider process wrote to stderr (stack traces; error diagnostics): scanned for secrets. */
     readonly stderr: string[],
+    /** Everything it wrote to stdout after the port (info diagnostics): scanned for secrets. */
+    readonly stdout: string[],
   ) {}
 
   /** Start `node <dynamic-provider> 127.0.0.1:0` in `projectDir` and connect to the port it prints. */
@@ -70,7 +72,9 @@ export class ProviderHost {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const stderr: string[] = [];
+    const stdout: string[] = [];
     child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+    child.stdout!.on("data", (d: Buffer) => stdout.push(d.toString()));
     const port = await new Promise<number>((resolve, reject) => {
       let buf = "";
       child.stdout!.on("data", (d: Buffer) => {
@@ -81,7 +85,7 @@ export class ProviderHost {
       child.on("exit", (code) => reject(new Error(`dynamic-provider exited early (${code}): ${stderr.join("")}`)));
     });
     const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return new ProviderHost(child, client, stderr);
+    return new ProviderHost(child, client, stderr, stdout);
   }
 
   /** Process id of the provider host (to kill it in crash tests). */

@@ -61,7 +61,7 @@ export class Stack {
   }
 
   /** Make the stack match the program, the way `pulumi up` does. */
-  async up(program: Record<string, Props>): Promise<Step[]> {
+  async up(program: Record<string, Props>, options: { readonly replace?: readonly string[] } = {}): Promise<Step[]> {
     const steps: Step[] = [];
     for (const [name, args] of Object.entries(program)) {
       const urn = urnOf(name);
@@ -73,7 +73,9 @@ export class Stack {
         steps.push({ name, op: "create" });
         continue;
       }
-      const d = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
+      const diff = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
+      // `pulumi up --replace <urn>`: replace whatever the diff says.
+      const d = options.replace?.includes(name) ? { ...diff, changes: "some", replaces: ["(--replace)"] } : diff;
       if (d.changes === "none") {
         steps.push({ name, op: "same" });
       } else if (d.replaces.length > 0) {
