@@ -42,61 +42,69 @@ export class Stack {
     return inputs;
   }
 
+  /** What `up` would do for one resource; nothing is changed. */
+  async previewOne(name: string, args: Props): Promise<Step> {
+    const urn = urnOf(name);
+    const prior = this.resources.get(urn);
+    const inputs = await this.checked(urn, args, prior?.inputs ?? {});
+    if (!prior) return { name, op: "create" };
+    const d = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
+    return { name, op: d.changes === "none" ? "same" : d.replaces.length > 0 ? "replace" : "update", ...(d.replaces.length > 0 ? { replaces: d.replaces } : {}) };
+  }
+
   /** What `up` would do for these resources (name -> args); nothing is changed. */
   async preview(program: Record<string, Props>): Promise<Step[]> {
     const steps: Step[] = [];
-    for (const [name, args] of Object.entries(program)) {
-      const urn = urnOf(name);
-      const prior = this.resources.get(urn);
-      const inputs = await this.checked(urn, args, prior?.inputs ?? {});
-      if (!prior) {
-        steps.push({ name, op: "create" });
-        continue;
-      }
-      const d = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
-      steps.push({ name, op: d.changes === "none" ? "same" : d.replaces.length > 0 ? "replace" : "update", ...(d.replaces.length > 0 ? { replaces: d.replaces } : {}) });
-    }
+    for (const [name, args] of Object.entries(program)) steps.push(await this.previewOne(name, args));
     for (const r of this.resources.values()) if (!(nameOf(r.urn) in program)) steps.push({ name: nameOf(r.urn), op: "delete" });
+    return steps;
+  }
+
+  /**
+   * One resource the way `pulumi up` handles a registration: Check, then Create, or Diff and then
+   * nothing / Update / replace. `replace: true` is `pulumi up --replace`.
+   */
+  async upOne(name: string, args: Props, options: { readonly replace?: boolean } = {}): Promise<Step> {
+    const urn = urnOf(name);
+    const prior = this.resources.get(urn);
+    const inputs = await this.checked(urn, args, prior?.inputs ?? {});
+    if (!prior) {
+      const { id, outputs } = await this.host.create(urn, inputs);
+      this.resources.set(urn, { urn, id, inputs, outputs });
+      return { name, op: "create" };
+    }
+    const diff = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
+    const d = options.replace ? { ...diff, changes: "some", replaces: ["(--replace)"] } : diff;
+    if (d.changes === "none") return { name, op: "same" };
+    if (d.replaces.length > 0) {
+      if (d.deleteBeforeReplace) await this.host.delete(urn, prior.id, prior.outputs, prior.inputs);
+      const { id, outputs } = await this.host.create(urn, inputs);
+      this.resources.set(urn, { urn, id, inputs, outputs });
+      if (!d.deleteBeforeReplace) await this.host.delete(urn, prior.id, prior.outputs, prior.inputs);
+      return { name, op: "replace", replaces: d.replaces };
+    }
+    const outputs = await this.host.update(urn, prior.id, prior.outputs, prior.inputs, inputs);
+    this.resources.set(urn, { urn, id: prior.id, inputs, outputs });
+    return { name, op: "update" };
+  }
+
+  /** Delete what the program no longer declares (the end of `pulumi up`). */
+  async deleteAllBut(names: readonly string[]): Promise<Step[]> {
+    const steps: Step[] = [];
+    for (const r of [...this.resources.values()]) {
+      if (names.includes(nameOf(r.urn))) continue;
+      await this.host.delete(r.urn, r.id, r.outputs, r.inputs);
+      this.resources.delete(r.urn);
+      steps.push({ name: nameOf(r.urn), op: "delete" });
+    }
     return steps;
   }
 
   /** Make the stack match the program, the way `pulumi up` does. */
   async up(program: Record<string, Props>, options: { readonly replace?: readonly string[] } = {}): Promise<Step[]> {
     const steps: Step[] = [];
-    for (const [name, args] of Object.entries(program)) {
-      const urn = urnOf(name);
-      const prior = this.resources.get(urn);
-      const inputs = await this.checked(urn, args, prior?.inputs ?? {});
-      if (!prior) {
-        const { id, outputs } = await this.host.create(urn, inputs);
-        this.resources.set(urn, { urn, id, inputs, outputs });
-        steps.push({ name, op: "create" });
-        continue;
-      }
-      const diff = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
-      // `pulumi up --replace <urn>`: replace whatever the diff says.
-      const d = options.replace?.includes(name) ? { ...diff, changes: "some", replaces: ["(--replace)"] } : diff;
-      if (d.changes === "none") {
-        steps.push({ name, op: "same" });
-      } else if (d.replaces.length > 0) {
-        if (d.deleteBeforeReplace) await this.host.delete(urn, prior.id, prior.outputs, prior.inputs);
-        const { id, outputs } = await this.host.create(urn, inputs);
-        this.resources.set(urn, { urn, id, inputs, outputs });
-        if (!d.deleteBeforeReplace) await this.host.delete(urn, prior.id, prior.outputs, prior.inputs);
-        steps.push({ name, op: "replace", replaces: d.replaces });
-      } else {
-        const outputs = await this.host.update(urn, prior.id, prior.outputs, prior.inputs, inputs);
-        this.resources.set(urn, { urn, id: prior.id, inputs, outputs });
-        steps.push({ name, op: "update" });
-      }
-    }
-    for (const r of [...this.resources.values()]) {
-      if (nameOf(r.urn) in program) continue;
-      await this.host.delete(r.urn, r.id, r.outputs, r.inputs);
-      this.resources.delete(r.urn);
-      steps.push({ name: nameOf(r.urn), op: "delete" });
-    }
-    return steps;
+    for (const [name, args] of Object.entries(program)) steps.push(await this.upOne(name, args, { replace: options.replace?.includes(name) }));
+    return [...steps, ...(await this.deleteAllBut(Object.keys(program)))];
   }
 
   /** `pulumi refresh`: Read each resource; an empty id means it is gone. */
