@@ -96,7 +96,13 @@ class Sim {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        const holder = Number(fs.readFileSync(file, "utf8") || "0");
+        let holder = 0;
+        try {
+          holder = Number(fs.readFileSync(file, "utf8") || "0");
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+          continue; // released between our open and our read: try again at once
+        }
         if (holder > 0 && !alive(holder)) fs.rmSync(file, { force: true });
         else await sleep(tries < 50 ? 1 : 5);
       }
