@@ -3,6 +3,8 @@ import { hostSettings, type HostSettings } from "./host/access";
 import { LocalHost } from "./host/local";
 import type { Inputs } from "./inputs";
 import { NvmeCli } from "./nvme/cli";
+import type { FabricsController } from "./nvme/controller";
+import { readControllers } from "./nvme/sysfs";
 import { readHostIdentity, type HostIdentity } from "./nvme/hostid";
 
 /**
@@ -16,6 +18,8 @@ export interface AttachmentHost {
   readonly cli: NvmeCli;
   /** Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn` and `/etc/nvme/hostid`. */
   identity(inputs: Pick<Inputs, "host">): Promise<HostIdentity>;
+  /** Every fabrics controller on the host, with namespaces and their use. */
+  controllers(): Promise<FabricsController[]>;
   /** A line for the person running `pulumi up` (stdout of the provider: shown as info). */
   log(message: string): void;
 }
@@ -42,6 +46,7 @@ export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: Host
         const id = await readHostIdentity(local, settings, { nqn: i.host?.nqn, id: i.host?.id });
         return { ...id, hostid: id.hostid.toLowerCase() };
       },
+      controllers: () => readControllers(local, settings),
       log: (message) => process.stdout.write(`powerflex-nvme: ${message}\n`),
     };
     hosts.set(key, h);

@@ -278,6 +278,51 @@ export class NvmeEngine {
     });
   }
 
+  /**
+   * Hold a volume mapping for `owner`. When another owner holds it already, only the owner is added;
+   * otherwise `map` runs (under the ledger lock) and says whether it mapped the volume or found it mapped.
+   */
+  async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">): Promise<"created" | "adopted"> {
+    return this.store.transact(async (tx) => {
+      const hold = tx.ledger.volumes[key];
+      const origin = await map();
+      if (hold && hold.owners.length > 0) {
+        if (!hold.owners.includes(owner)) hold.owners.push(owner);
+      } else {
+        tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
+      }
+      await tx.save();
+      return origin;
+    });
+  }
+
+  /** Read-only: whether {@link releaseVolume} by `owner` would unmap (it is the last holder and an owner made it). */
+  async wouldUnmap(owner: string, key: string): Promise<boolean> {
+    const hold = (await this.store.read()).volumes[key];
+    return hold !== undefined && hold.createdBy !== EXTERNAL && hold.owners.every((o) => o === owner);
+  }
+
+  /**
+   * Let go of a volume mapping: `unmap` runs only when no owner is left and an owner made the mapping
+   * (never for one that was there before). Returns whether it ran.
+   */
+  async releaseVolume(owner: string, key: string, unmap: () => Promise<void>): Promise<boolean> {
+    return this.store.transact(async (tx) => {
+      const hold = tx.ledger.volumes[key];
+      if (!hold) return false;
+      const owners = hold.owners.filter((o) => o !== owner);
+      if (owners.length > 0) {
+        hold.owners = owners;
+        await tx.save();
+        return false;
+      }
+      if (hold.createdBy !== EXTERNAL) await unmap(); // a failure keeps the hold: the next destroy retries
+      delete tx.ledger.volumes[key];
+      await tx.save();
+      return hold.createdBy !== EXTERNAL;
+    });
+  }
+
   /** Read-only: owners in the ledger holding any path as this host NQN (e.g. before removing its host object). */
   async ownersOfHostNqn(hostnqn: string): Promise<string[]> {
     const ledger = await this.store.read();

@@ -8,6 +8,8 @@ export type {
   HostAccessArgs,
   AddressArgs,
   AttachmentPath,
+  AttachmentDevice,
+  VolumeArgs,
 } from "./resource";
 export { canonicalIp, identityKey, describePath } from "./nvme/identity";
 export type { PathIdentity } from "./nvme/identity";

@@ -108,6 +108,16 @@ export const inputsSchema = z.strictObject({
     })
     .optional(),
   connect: connectSchema.optional(),
+  volumes: z
+    .array(
+      z.strictObject({
+        volume: text("volume", 64, false),
+        accessMode: z.enum(["ReadWrite", "ReadOnly"], { error: 'must be "ReadWrite" or "ReadOnly"' }).optional(),
+      }),
+      { error: "must be a list of {volume, accessMode?}" },
+    )
+    .refine((vs) => new Set(vs.map((v) => v.volume)).size === vs.length, "names the same volume twice")
+    .optional(),
   minPaths: z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be >= 1").max(64, "must be <= 64").optional(),
   force: z.boolean({ error: "must be true or false" }).optional(),
   hostAccess: hostAccessSchema.optional(),

@@ -7,6 +7,7 @@ import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
 import { describePath, identityKey } from "./nvme/identity";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets } from "./targets";
+import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "./volumes";
 
 /**
  * The ResourceProvider behind PowerFlexNvmeAttachment: orchestration only. Deciding is in plan.ts and
@@ -71,6 +72,19 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
   });
 }
 
+/** How long a namespace may take to appear after a mapping (or to go after an unmap). */
+const DEVICE_TIMEOUT_MS = 60_000;
+
+/** Volumes to keep, map and unmap: by the `volume` input and access mode (a new mode is an unmap + map). */
+function volumeChanges(held: readonly HeldVolume[], wanted: readonly VolumeSpec[]): { keep: HeldVolume[]; add: VolumeSpec[]; drop: HeldVolume[] } {
+  const same = (h: HeldVolume, w: VolumeSpec) => h.spec === w.volume && h.accessMode === (w.accessMode ?? "ReadWrite");
+  return {
+    keep: held.filter((h) => wanted.some((w) => same(h, w))),
+    add: wanted.filter((w) => !held.some((h) => same(h, w))),
+    drop: held.filter((h) => !wanted.some((w) => same(h, w))),
+  };
+}
+
 /** Changes of inputs that make another attachment (another identity on the host or another array). */
 function identityReplaces(news: Props): string[] {
   return ["system", "host", "hostAccess"].filter((k) => JSON.stringify(news[k] ?? null).includes(UNKNOWN));
@@ -127,10 +141,14 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
     const pathsChanged = !isDeepStrictEqual(want, have);
     const inputsChanged = !isDeepStrictEqual(inputsOf(olds), inputsOf(inputs));
+    const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
+    const volumesChanged = v.add.length > 0 || v.drop.length > 0;
+    // A volume maps to one host object at a time: with a new identity, the old attachment must unmap first.
+    const moveVolumes = replaces.length > 0 && (state.mappedVolumes.length > 0 || (inputs.volumes?.length ?? 0) > 0);
     return {
-      changes: replaces.length > 0 || pathsChanged || inputsChanged,
+      changes: replaces.length > 0 || pathsChanged || inputsChanged || volumesChanged,
       replaces,
-      deleteBeforeReplace: false,
+      deleteBeforeReplace: moveVolumes,
     };
   },
 
@@ -140,36 +158,45 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const host = attachmentHost(inputs);
     const identity = await host.identity(inputs);
     const gw = gateway(inputs, host);
-    const targets = await planTargets(gw.client, inputs, identity, {
-      discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
-    });
-    const registration = await gw.ensureHost(inputs, identity.hostnqn);
-    let paths: StatePath[];
+    let registration: { id: string; registered: boolean } | undefined;
+    let volumes: HeldVolume[] = [];
+    let paths: StatePath[] = [];
+    let targets: PlannedTargets | undefined;
     try {
+      targets = await planTargets(gw.client, inputs, identity, {
+        discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+        beforeDiscovery: async (systemId) => {
+          registration = await gw.ensureHost(inputs, identity.hostnqn);
+          volumes = await mapVolumes(gw.client, host.engine, owner, registration.id, systemId, inputs.volumes ?? []);
+        },
+      });
       paths = await attach(owner, inputs, host, targets);
+      const found = await waitForNamespaces(() => host.controllers(), targets.subsystemNqn, volumes, { present: true, timeoutMs: DEVICE_TIMEOUT_MS });
+      const state: State = {
+        schemaVersion: SCHEMA_VERSION,
+        endpoint: gw.endpoint,
+        systemId: targets.systemId,
+        protectionDomainId: targets.protectionDomainId,
+        subsystemNqn: targets.subsystemNqn,
+        hostNqn: identity.hostnqn,
+        hostId: identity.hostid,
+        hostObjectId: registration!.id,
+        hostRegistered: registration!.registered,
+        hostSettings: host.settings,
+        paths,
+        mappedVolumes: volumes,
+        devices: devicesOf(volumes, found),
+      };
+      return { id: owner, outs: { ...inputs, ...state } };
     } catch (err) {
-      if (registration.registered) {
-        // All-or-nothing: the host object we registered goes too.
-        await gw.removeRegisteredHost(registration.id, host.log).catch((e: Error) =>
-          host.log(`warning: could not remove the NVMe host object ${registration.id} we registered: ${e.message}`),
-        );
-      }
+      // All or nothing: undo what this create did, newest first; say what could not be undone.
+      const undo = async (what: string, fn: () => Promise<unknown>) =>
+        fn().catch((e: Error) => host.log(`warning: could not undo ${what}: ${e.message}`));
+      if (paths.length > 0) await undo("the paths connected", () => host.engine.release(owner, paths.map(identityOf), { force: false }));
+      if (volumes.length > 0 && registration) await undo("the volume mappings made", () => unmapVolumes(gw.client, host.engine, owner, registration!.id, volumes));
+      if (registration?.registered) await undo(`the NVMe host object ${registration.id} registered`, () => gw.removeRegisteredHost(registration!.id, host.log));
       throw err;
     }
-    const state: State = {
-      schemaVersion: SCHEMA_VERSION,
-      endpoint: gw.endpoint,
-      systemId: targets.systemId,
-      protectionDomainId: targets.protectionDomainId,
-      subsystemNqn: targets.subsystemNqn,
-      hostNqn: identity.hostnqn,
-      hostId: identity.hostid,
-      hostObjectId: registration.id,
-      hostRegistered: registration.registered,
-      hostSettings: host.settings,
-      paths,
-    };
-    return { id: owner, outs: { ...inputs, ...state } };
   },
 
   async read(id, props) {
@@ -187,7 +214,16 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       }
     });
     if (paths.length === 0) return {}; // nothing of ours is left: the resource is gone
-    return { id, props: { ...props, paths }, inputs };
+    let volumes = state.mappedVolumes;
+    if (volumes.length > 0 && state.hostObjectId) {
+      // A mapping removed behind our back is drift: drop it, so the next `up` maps it again.
+      const mapped = new Set((await gateway(inputs, host).client.listVolumesOfHost(state.hostObjectId)).map((v) => v.id));
+      for (const v of volumes) if (!mapped.has(v.volumeId)) host.log(`volume ${v.volumeName} is no longer mapped to this host; the next \`pulumi up\` maps it again`);
+      volumes = volumes.filter((v) => mapped.has(v.volumeId));
+    }
+    const devices = devicesOf(volumes, namespacesOf(await host.controllers(), state.subsystemNqn, volumes));
+    for (const v of volumes) if (!devices.some((d) => d.volumeId === v.volumeId)) host.log(`the device of volume ${v.volumeName} has vanished from this host`);
+    return { id, props: { ...props, paths, mappedVolumes: volumes, devices, schemaVersion: SCHEMA_VERSION }, inputs };
   },
 
   async update(id, olds, news) {
@@ -195,9 +231,25 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const inputs = validated(news);
     const host = attachmentHost(inputs, state.hostSettings);
     const identity = { hostnqn: state.hostNqn, hostid: state.hostId };
-    const targets = await planTargets(gateway(inputs, host).client, inputs, identity, { knownSubsystemNqn: state.subsystemNqn });
-    const wanted = new Set(targets.paths.map((p) => identityKey(p.identity)));
+    const gw = gateway(inputs, host);
     const force = inputs.force ?? false;
+    const { keep, add, drop } = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
+    if (drop.length > 0 && !force && state.hostObjectId) {
+      const going = await toUnmap(host.engine, id, state.hostObjectId, drop);
+      const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
+      if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
+    }
+    let hostObjectId = state.hostObjectId;
+    let added: HeldVolume[] = [];
+    const targets = await planTargets(gw.client, inputs, identity, {
+      knownSubsystemNqn: state.subsystemNqn,
+      beforeDiscovery: async (systemId) => {
+        if (add.length === 0) return;
+        hostObjectId ??= (await gw.ensureHost(inputs, identity.hostnqn)).id;
+        added = await mapVolumes(gw.client, host.engine, id, hostObjectId, systemId, add);
+      },
+    });
+    const wanted = new Set(targets.paths.map((p) => identityKey(p.identity)));
     if (!isDeepStrictEqual(storedInputs(olds).connect ?? {}, inputs.connect ?? {})) {
       // Options apply to new controllers only: cycle the ones we made, one at a time, so the others carry I/O.
       for (const p of state.paths.filter((x) => x.origin === "created" && wanted.has(identityKey(identityOf(x))))) {
@@ -207,9 +259,23 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     }
     // Connect what is new first, then let go of what is no longer wanted: no moment with fewer paths.
     const paths = await attach(id, inputs, host, targets);
+    if (drop.length > 0 && hostObjectId) {
+      const unmapped = await unmapVolumes(gw.client, host.engine, id, hostObjectId, drop);
+      await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
+    }
     const removed = state.paths.map(identityOf).filter((p) => !wanted.has(identityKey(p)));
     if (removed.length > 0) await host.engine.release(id, removed, { force });
-    const next: State = { ...state, systemId: targets.systemId, protectionDomainId: targets.protectionDomainId, paths };
+    const volumes = [...keep, ...added];
+    const found = await waitForNamespaces(() => host.controllers(), state.subsystemNqn, volumes, { present: true, timeoutMs: DEVICE_TIMEOUT_MS });
+    const next: State = {
+      ...state,
+      systemId: targets.systemId,
+      protectionDomainId: targets.protectionDomainId,
+      hostObjectId,
+      paths,
+      mappedVolumes: volumes,
+      devices: devicesOf(volumes, found),
+    };
     return { outs: { ...inputs, ...next } };
   },
 
@@ -217,7 +283,18 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const state = loadState(props);
     const inputs = storedInputs(props);
     const host = attachmentHost(inputs, state.hostSettings);
-    await host.engine.release(id, state.paths.map(identityOf), { force: inputs.force ?? false });
+    const force = inputs.force ?? false;
+    const held = state.mappedVolumes;
+    if (held.length > 0 && state.hostObjectId) {
+      if (!force) {
+        const going = await toUnmap(host.engine, id, state.hostObjectId, held);
+        const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
+        if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
+      }
+      const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
+      await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
+    }
+    await host.engine.release(id, state.paths.map(identityOf), { force });
     if (!state.hostRegistered || !state.hostObjectId) return;
     const others = await host.engine.ownersOfHostNqn(state.hostNqn);
     if (others.length > 0) {

@@ -92,11 +92,37 @@ export interface PowerFlexNvmeAttachmentArgs {
   addresses?: pulumi.Input<pulumi.Input<AddressArgs>[]>;
   host?: pulumi.Input<HostArgs>;
   connect?: pulumi.Input<ConnectArgs>;
+  /**
+   * PowerFlex volumes to map to this host's NVMe host object and wait for as block devices (see `devices`).
+   * A mapping that exists already is adopted and never removed by us; the ones we make go on destroy.
+   */
+  volumes?: pulumi.Input<pulumi.Input<VolumeArgs>[]>;
   /** Fewest paths that must connect for `up` to succeed. Default: all planned paths. */
   minPaths?: pulumi.Input<number>;
   /** Allow destroy/update to cut the last live path of a mounted or held namespace. Default false. */
   force?: pulumi.Input<boolean>;
   hostAccess?: pulumi.Input<HostAccessArgs>;
+}
+
+/** A volume to map to this host. */
+export interface VolumeArgs {
+  /** Volume name or id. */
+  volume: pulumi.Input<string>;
+  /** Default `ReadWrite`. */
+  accessMode?: pulumi.Input<"ReadWrite" | "ReadOnly">;
+}
+
+/** A mapped volume's block device on this host, found by its NGUID (never by device order). */
+export interface AttachmentDevice {
+  volumeId: string;
+  volumeName: string;
+  nsid: number;
+  /** Stable path: `/dev/disk/by-id/nvme-eui.<nguid>`. */
+  devicePath: string;
+  /** Namespace head at the time, e.g. `nvme0n1` (names can change; use devicePath). */
+  kernelName: string;
+  /** `created`: we mapped it; `adopted`: it was mapped already. */
+  origin: "created" | "adopted";
 }
 
 /** One NVMe/TCP path as held by the attachment. */
@@ -132,6 +158,8 @@ export class PowerFlexNvmeAttachment extends pulumi.CustomResource {
   /** Id of the NVMe host object in PowerFlex, when known. */
   declare readonly hostObjectId: pulumi.Output<string | null>;
   declare readonly paths: pulumi.Output<AttachmentPath[]>;
+  /** Block devices of the mapped `volumes`. */
+  declare readonly devices: pulumi.Output<AttachmentDevice[]>;
   declare readonly schemaVersion: pulumi.Output<number>;
 
   constructor(name: string, args: PowerFlexNvmeAttachmentArgs, opts?: pulumi.CustomResourceOptions) {
@@ -143,6 +171,7 @@ export class PowerFlexNvmeAttachment extends pulumi.CustomResource {
       protectionDomainId: undefined,
       hostObjectId: undefined,
       paths: undefined,
+      devices: undefined,
       schemaVersion: undefined,
     };
     super(TYPE, name, { ...args, ...outputs, __provider: PROVIDER_SOURCE }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["gateway"] }));

@@ -7,7 +7,7 @@ import type { PathIdentity } from "./nvme/identity";
  * implementation, so this code must read every state an older version wrote: bump `schemaVersion` on any
  * change of shape and add a migration below. The v1 fixture in test/fixtures/ keeps us honest.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const pathSchema = z.object({
   sdtId: z.string(),
@@ -34,6 +34,24 @@ const settingsSchema = z.object({
   mountsFile: z.string(),
 });
 
+const volumeSchema = z.object({
+  spec: z.string(),
+  volumeId: z.string(),
+  volumeName: z.string(),
+  accessMode: z.enum(["ReadWrite", "ReadOnly"]),
+  origin: z.enum(["created", "adopted"]),
+  nguid: z.string(),
+});
+
+const deviceSchema = z.object({
+  volumeId: z.string(),
+  volumeName: z.string(),
+  nsid: z.number().int(),
+  devicePath: z.string(),
+  kernelName: z.string(),
+  origin: z.enum(["created", "adopted"]),
+});
+
 /** The part of the state this code relies on (outputs also echo the inputs, which it reads separately). */
 export const stateSchemaV1 = z.object({
   schemaVersion: z.literal(1),
@@ -49,18 +67,29 @@ export const stateSchemaV1 = z.object({
   paths: z.array(pathSchema),
 });
 
-export type State = z.infer<typeof stateSchemaV1>;
+/** v2 (volumes): the mapped volumes and their devices. */
+export const stateSchemaV2 = stateSchemaV1.extend({
+  schemaVersion: z.literal(2),
+  /** Not `volumes`: that key is the input's (outputs echo the inputs). */
+  mappedVolumes: z.array(volumeSchema),
+  devices: z.array(deviceSchema),
+});
+
+export type State = z.infer<typeof stateSchemaV2>;
 export type StatePath = z.infer<typeof pathSchema>;
 
-/** Read a state written by any version of this provider. */
+function parse<T extends z.ZodType>(schema: T, props: Record<string, unknown>): z.infer<T> {
+  const parsed = schema.safeParse(props);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new Error(`the stored state of this attachment is damaged at ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+}
+
+/** Read a state written by any version of this provider, migrated to the current shape. */
 export function loadState(props: Record<string, unknown>): State {
   const version = props.schemaVersion;
-  if (version === 1) {
-    const parsed = stateSchemaV1.safeParse(props);
-    if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0];
-    throw new Error(`the stored state of this attachment is damaged at ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
+  if (version === 1) return { ...parse(stateSchemaV1, props), schemaVersion: 2, mappedVolumes: [], devices: [] };
+  if (version === 2) return parse(stateSchemaV2, props);
   throw new Error(
     `this attachment's state has schemaVersion ${JSON.stringify(version)}, which this version of pulumi-powerflex-nvme does not know; ` +
       `upgrade the package (npm install pulumi-powerflex-nvme@latest) and run again`,

@@ -29,6 +29,11 @@ export interface TargetOptions {
   readonly knownSubsystemNqn?: string;
   /** `nvme discover` at an SDT's discovery port; absent where discovery must not run (preview). */
   readonly discover?: (traddr: string, port: number, hostnqn: string, hostid: string) => Promise<DiscoveryRecord[]>;
+  /**
+   * Runs once the system is known and before the subsystem NQN is looked up: registering the host and
+   * mapping volumes go here, because a 4.x discovery log lists the subsystem only once a volume is mapped.
+   */
+  readonly beforeDiscovery?: (systemId: string) => Promise<void>;
 }
 
 export async function planTargets(
@@ -49,6 +54,7 @@ export async function planTargets(
   }
   const paths = plan.paths.map((p) => ({ ...p, trsvcid: portOverride(inputs, p) ?? p.trsvcid }));
 
+  await options.beforeDiscovery?.(system.id);
   const subsystemNqn = subsystemNqnOf(system).nqn ?? options.knownSubsystemNqn ?? (await discoverNqn(paths, host, options));
   const hostTraddr = inputs.connect?.hostTraddr;
   const hostIface = inputs.connect?.hostIface;

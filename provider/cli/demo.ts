@@ -18,7 +18,8 @@ Starts the PowerFlex gateway emulator and a simulated Linux host (nvme-cli and s
 directory), then drives PowerFlexNvmeAttachment through the real Pulumi dynamic-provider host, the way
 \`pulumi preview\`, \`pulumi up\` and \`pulumi destroy\` do: another tool's controllers are on the host
 first; preview; up; a second preview (no change); an SDT is added on the array -> preview shows it -> up
-connects one more path; the host NQN changes -> replace; destroy. Nothing on this machine is touched.
+connects one more path; the host NQN changes -> replace; destroy. Volume vol1 is mapped along the way and
+its device path shown. Nothing on this machine is touched.
 
   --json                the last line of stdout is one JSON object:
                         {"steps", "pathsConnected", "pathsDisconnected", "foreignBefore", "foreignAfter",
@@ -91,7 +92,7 @@ async function story(w: World, out: (line?: string) => void): Promise<DemoResult
   w.sim.addForeignController({ traddr: "192.0.2.11", subsysnqn: nqn, hostnqn: "nqn.2014-08.org.example:another-tool", hostid: "0d4e8a7c-2f61-4b5e-9d3a-7c1e5b2a9f00" });
   const foreign = (await controllers(w)).map(describe);
   let steps = 0;
-  const args: Record<string, unknown> = { protectionDomain: PD, host: { register: true }, hostAccess: w.hostAccess };
+  const args: Record<string, unknown> = { protectionDomain: PD, host: { register: true }, volumes: [{ volume: "vol1" }], hostAccess: w.hostAccess };
   const program = () => ({ "this-host": args });
   const say = async (title: string, action: () => Promise<Step[]>) => {
     steps++;
@@ -107,6 +108,9 @@ async function story(w: World, out: (line?: string) => void): Promise<DemoResult
   out(await table(w));
   await say("pulumi preview", () => w.stack.preview(program()));
   await say("pulumi up", () => w.stack.up(program()));
+  for (const d of [...w.stack.resources.values()][0].outputs.devices as { volumeName: string; devicePath: string; kernelName: string }[]) {
+    out(`   volume ${d.volumeName} is mapped to this host: ${d.devicePath} -> ${d.kernelName}`);
+  }
   // The provider as Pulumi stores it with the resource (and runs again for refresh and destroy).
   const providerBytes = Buffer.byteLength(String([...w.stack.resources.values()][0].outputs.__provider));
   const second = await say("pulumi preview (right after up)", () => w.stack.preview(program()));
@@ -130,7 +134,13 @@ async function story(w: World, out: (line?: string) => void): Promise<DemoResult
     pathsDisconnected: calls.filter((c) => c[0] === "disconnect").length,
     foreignBefore: foreign.length,
     foreignAfter: foreign.filter((c) => after.includes(c)).length,
-    leaked: ours.length + Object.keys(ledger.paths).length,
+    // Controllers of ours, ledger records, and volume mappings or host objects left on the array.
+    leaked:
+      ours.length +
+      Object.keys(ledger.paths).length +
+      Object.keys(ledger.volumes).length +
+      [...w.emulator.state.volumes.values()].filter((v) => (v["mappedSdcInfo"] as unknown[]).length > 0).length +
+      [...w.emulator.state.hosts.values()].filter((h) => h["hostType"] === "NVMeHost").length,
     secondPreviewChanges,
     providerBytes,
   };

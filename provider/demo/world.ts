@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startEmulator, type Emulator, type EmulatorOptions } from "../emulator";
+import { startEmulator, systemNqnOf, type Emulator, type EmulatorOptions } from "../emulator";
 import { PROVIDER_SOURCE } from "../resource";
+import { volumeNguid } from "../volumes";
 import { createSimHost, type SimHost, type SimVersion } from "../simhost";
 import { makeConsumerProject, ProviderHost } from "./provider-host";
 import { Stack } from "./stack";
@@ -47,6 +48,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ...(emulator.caCert ? { "powerflex:caCert": emulator.caCert } : {}),
   };
   await host.configure(config);
+  // The array's NVMe target: a volume mapped to a host shows up as a namespace of the subsystem (NGUID
+  // per PowerFlex's rule) on that host, and goes when unmapped.
+  emulator.state.mappingListeners.push((e) => {
+    if (e.host["hostType"] !== "NVMeHost") return;
+    const system = [...emulator.state.systems.values()][0];
+    const nqn = systemNqnOf(system);
+    if (e.kind === "map") sim.addNamespace(nqn, { nsid: Number(e.volume["nsid"]), nguid: volumeNguid(e.volume.id, system.id) });
+    else sim.removeNamespace(nqn, Number(e.volume["nsid"]));
+    serveDiscovery(emulator, sim);
+  });
+  serveDiscovery(emulator, sim);
   const s = sim.settings;
   const hostAccess = { nvmeCli: s.nvmeCli, sysfsRoot: s.sysfsRoot, stateDir: s.stateDir, etcNvmeDir: s.etcNvmeDir, mountsFile: s.mountsFile };
   return {
@@ -64,4 +76,20 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       fs.rmSync(projectDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Each SDT's discovery port answers like PowerFlex 4.x: it lists the subsystem (at every SDT address) only
+ * while some volume is mapped to an NVMe host.
+ */
+function serveDiscovery(emulator: Emulator, sim: SimHost): void {
+  const st = emulator.state;
+  const mapped = [...st.volumes.values()].some((v) => (v["mappedSdcInfo"] as { hostType?: string }[]).some((m) => m.hostType === "NVMeHost"));
+  const system = [...st.systems.values()][0];
+  const sdts = [...st.sdts.values()];
+  const addresses = sdts.flatMap((t) => (t["ipList"] as { ip: string }[]).map((a) => ({ ip: a.ip, port: Number(t["nvmePort"] ?? 4420), disc: Number(t["discoveryPort"] ?? 8009) })));
+  const records = mapped
+    ? addresses.map((a) => ({ subtype: "nvme subsystem", trsvcid: String(a.port), subnqn: systemNqnOf(system), traddr: a.ip }))
+    : [];
+  sim.updateKnobs((k) => ({ ...k, discovery: Object.fromEntries(addresses.map((a) => [`${a.ip}:${a.disc}`, records])) }));
 }

@@ -1,5 +1,5 @@
 import { Codes, GatewayError, badRequest } from "./errors";
-import type { EmulatorState, Obj } from "./state";
+import { systemNqnOf, type EmulatorState, type Obj } from "./state";
 import { TokenStore, basicCredentials, tokenOf } from "./tokens";
 
 /** Gateway release the emulator behaves like. */
@@ -281,7 +281,7 @@ function serve(type: string, obj: Obj, cfg: GatewayConfig): Obj {
   const out: Obj = { ...obj };
   if (type === "System") {
     if (cfg.profile === "3.6") delete out["systemNqn"];
-    else if (cfg.profile === "5.0" && !out["systemNqn"]) out["systemNqn"] = `nqn.1988-11.com.dell:powerflex:00:${obj.id}`;
+    else if (cfg.profile === "5.0") out["systemNqn"] = systemNqnOf(obj);
   }
   if (!out["links"]) {
     const self = type === "Host" || (type === "Sdc" && obj["hostType"] === "NVMeHost") ? "Host" : type;

@@ -43,6 +43,18 @@ export interface MapArgs {
   allowMultipleMappings?: boolean;
 }
 
+/** A mapping made or removed: what the array's NVMe target would now expose to that host. */
+export interface MappingEvent {
+  readonly kind: "map" | "unmap";
+  readonly volume: Obj;
+  readonly host: Obj;
+}
+
+/** The subsystem NQN an emulated system serves: its `systemNqn`, else the 5.x form built from its id. */
+export function systemNqnOf(system: Obj): string {
+  return typeof system["systemNqn"] === "string" && system["systemNqn"] ? system["systemNqn"] : `nqn.1988-11.com.dell:powerflex:00:${system.id}`;
+}
+
 /** A 16-hex-digit id like the gateway's. */
 export function newId(): string {
   return randomBytes(8).toString("hex");
@@ -69,6 +81,11 @@ export class EmulatorState {
   readonly hosts = new Map<string, Obj>();
   /** Volumes by id; `mappedSdcInfo` is always an array here. */
   readonly volumes = new Map<string, Obj>();
+  /**
+   * Called after each mapping change. The demo and tests bridge it to the simulated host or to kernel
+   * targets (a namespace appears or goes), as the array's NVMe target does.
+   */
+  readonly mappingListeners: ((event: MappingEvent) => void)[] = [];
 
   constructor(topology: TopologyInput) {
     const t: Topology = parseTopology(topology);
@@ -213,6 +230,13 @@ export class EmulatorState {
     if (!["ReadWrite", "ReadOnly", "NoAccess"].includes(mode)) {
       throw new GatewayError(400, Codes.generic, `accessMode should get one of the following values: ReadOnly, ReadWrite, NoAccess, but its value is ${mode}`);
     }
+    // The namespace id the volume is exposed with (PowerFlex keeps one per volume).
+    if (vol["nsid"] === undefined || vol["nsid"] === null) {
+      const used = new Set([...this.volumes.values()].map((v) => Number(v["nsid"])));
+      let n = 1;
+      while (used.has(n)) n++;
+      vol["nsid"] = n;
+    }
     list.push({
       limitIops: 0,
       limitBwInMbps: 0,
@@ -224,6 +248,7 @@ export class EmulatorState {
       nqn: host["nqn"] ?? null,
       hostType: host["hostType"] ?? "SdcHost",
     });
+    for (const l of this.mappingListeners) l({ kind: "map", volume: vol, host });
   }
 
   /** Remove a mapping; a missing one is the gateway's 500 / errorCode 4039. */
@@ -233,6 +258,8 @@ export class EmulatorState {
     const i = list.findIndex((m) => m["sdcId"] === hostId);
     if (i < 0) throw new GatewayError(500, Codes.invalidMapping, "The volume is not mapped to SDC");
     list.splice(i, 1);
+    const host = this.hosts.get(hostId);
+    if (host) for (const l of this.mappingListeners) l({ kind: "unmap", volume: vol, host });
   }
 
   /** Volumes mapped to a host. */

@@ -36,16 +36,30 @@ const recordSchema = z.object({
   pending: z.object({ owner: z.string(), since: z.string() }).optional(),
 });
 
+/**
+ * A volume mapping to a host object, held by attachments on this host: the mapping is ref-counted like a
+ * controller, so one attachment's destroy never unmaps a volume another one still uses.
+ */
+const volumeHoldSchema = z.object({
+  /** Owner id that made the mapping, or {@link EXTERNAL} when it existed before any owner. */
+  createdBy: z.string(),
+  owners: z.array(z.string()),
+});
+
 export const ledgerSchema = z.object({
   version: z.literal(1),
   paths: z.record(z.string(), recordSchema),
+  /** Key: `<host object id>/<volume id>`. Absent in ledgers written before volumes existed. */
+  volumes: z.record(z.string(), volumeHoldSchema).default({}),
 });
 
 export type LedgerRecord = z.infer<typeof recordSchema>;
 export type Ledger = z.infer<typeof ledgerSchema>;
 
+export type VolumeHold = z.infer<typeof volumeHoldSchema>;
+
 export function emptyLedger(): Ledger {
-  return { version: 1, paths: {} };
+  return { version: 1, paths: {}, volumes: {} };
 }
 
 export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {

@@ -65,6 +65,8 @@ export interface SimHost {
    * subsystem exists now, created at once. Returns the head's block device when created.
    */
   addNamespace(subsysnqn: string, ns: SimNamespace): string | undefined;
+  /** Take a namespace away (the target stopped exposing it). Returns the head that went, if any. */
+  removeNamespace(subsysnqn: string, nsid: number): string | undefined;
   /** Add a mount of `/dev/<device>` (a namespace head or partition) to the mount table. */
   mount(device: string, mountpoint: string, fstype?: string): void;
   /** Make `holder` (e.g. `dm-0`) hold a namespace block device. */
@@ -158,6 +160,14 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
       });
       const subsys = tree.subsystemNames().find((s) => tree.subsystemNqn(s) === subsysnqn);
       return subsys === undefined ? undefined : tree.addHead(subsys, ns);
+    },
+    removeNamespace(subsysnqn, nsid) {
+      updateKnobs((k) => {
+        const list = (k.namespaces?.[subsysnqn] ?? []).filter((x) => x.nsid !== nsid);
+        return { ...k, namespaces: { ...(k.namespaces ?? {}), [subsysnqn]: list } };
+      });
+      const subsys = tree.subsystemNames().find((s) => tree.subsystemNqn(s) === subsysnqn);
+      return subsys === undefined ? undefined : tree.removeHead(subsys, nsid);
     },
     mount(device, mountpoint, fstype = "ext4") {
       const esc = mountpoint.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);

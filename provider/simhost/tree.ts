@@ -213,6 +213,22 @@ export class SimTree {
     return head;
   }
 
+  /** Remove the head with this nsid from a subsystem (and its path nodes), as the kernel does after a namespace goes. */
+  removeHead(subsys: string, nsid: number): string | undefined {
+    const inst = Number(subsys.slice(11));
+    for (const h of this.subsystemHeads(subsys)) {
+      if (readTrim(path.join(this.subsysRoot, subsys, h, "nsid")) !== String(nsid)) continue;
+      const k = h.slice(h.lastIndexOf("n") + 1);
+      for (const c of this.subsystemControllers(subsys)) {
+        fs.rmSync(path.join(this.ctlDir, c, `nvme${inst}c${c.slice(4)}n${k}`), { recursive: true, force: true });
+      }
+      fs.rmSync(path.join(this.sys, "block", h), { force: true });
+      fs.rmSync(path.join(this.subsysRoot, subsys, h), { recursive: true, force: true });
+      return h;
+    }
+    return undefined;
+  }
+
   private addPathNode(device: string, subsysInst: number, k: number, nsid: number): void {
     const node = path.join(this.ctlDir, device, `nvme${subsysInst}c${device.slice(4)}n${k}`);
     fs.mkdirSync(node, { recursive: true });
