@@ -90,6 +90,7 @@ describe("program examples/attach-host under setMocks, provider in the real host
       "attach-host:protectionDomain": "pd1",
       "attach-host:registerHost": "true",
       "attach-host:hostAccess": JSON.stringify(w.hostAccess),
+      "attach-host:volumes": JSON.stringify([{ volume: "vol1" }]),
     };
   });
   afterEach(() => w.close());
@@ -111,6 +112,7 @@ describe("program examples/attach-host under setMocks, provider in the real host
       "sdt-2 192.0.2.12:4420 created live",
     ]);
     assert.equal(w.sim.controllers().length, 4);
+    assert.deepEqual(up.exports.devices, ["vol1 /dev/disk/by-id/nvme-eui.3bd1f7880000000164b94ec900000001"]);
 
     // A change of connect options: an update that cycles our paths one at a time.
     const changed = { ...config, "attach-host:ctrlLossTmo": "-1" };
