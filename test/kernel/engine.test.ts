@@ -12,9 +12,10 @@ import { AttachError, InUseError, NvmeEngine } from "../../provider/engine";
 import { hostSettings, type HostSettings } from "../../provider/host/access";
 import { LocalHost } from "../../provider/host/local";
 import type { PathIdentity } from "../../provider/nvme/identity";
+import { repoRoot } from "../support/paths";
 import { resetKernel } from "./hooks";
 import {
-  connectOk, controller, controllerKey, controllers, keepsOthers, machineHostIdentity, NVME, runOk, snapshot, waitForNamespace,
+  connectOk, controller, controllerKey, controllers, keepsOthers, machineHostIdentity, NVME, run, runOk, snapshot, waitForNamespace,
   type HostIdentity, type KernelController,
 } from "./host";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, SDT1, SDT2, SDT3 } from "./targets";
@@ -132,6 +133,24 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
       assert.deepEqual([ledgerOf(P1)?.createdBy, ledgerOf(P1)?.owners], ["A", ["A"]]);
       assert.deepEqual([ledgerOf(P2)?.createdBy, ledgerOf(P2)?.owners], ["external", ["A"]]);
       assertForeignAlive();
+    }));
+
+  it("2b. `powerflex-nvme status --json` (the real bin) shows A's created and adopted paths and the foreign ones, as sysfs has them", () =>
+    keepsOthers(() => {
+      assert.ok(created, "needs step 2");
+      const r = run([process.execPath, path.join(repoRoot(), "bin", "powerflex-nvme.js"), "status", "--json", "--state-dir", settings.stateDir]);
+      assert.equal(r.rc, 0, r.stderr);
+      const lines = r.stdout.trimEnd().split("\n");
+      const shown = (JSON.parse(lines[lines.length - 1]) as { controllers: Record<string, unknown>[] }).controllers;
+      const owners = new Map<string, [string[], string | null]>([
+        [created, [["A"], "A"]],
+        [preexisting.device, [["A"], "external"]],
+        ...foreign.map((f): [string, [string[], null]] => [f.device, [[], null]]),
+      ]);
+      assert.deepEqual(shown, controllers().map((c) => ({
+        device: c.device, transport: c.transport, traddr: c.traddr, trsvcid: Number(c.trsvcid), subsysnqn: c.subsysnqn,
+        hostnqn: c.hostnqn, state: c.state, owners: owners.get(c.device)![0], createdBy: owners.get(c.device)![1],
+      })));
     }));
 
   it("3. attach B to SDT1 adopts A's controller; release A keeps what B holds and the pre-existing path", () =>
