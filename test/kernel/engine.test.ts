@@ -135,10 +135,11 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
       assertForeignAlive();
     }));
 
-  it("2b. `powerflex-nvme status --json` (the real bin) shows A's created and adopted paths and the foreign ones, as sysfs has them", () =>
+  it("2b. `powerflex-nvme status` (the real bin, --json and table) shows A's created and adopted paths and the foreign ones as sysfs has them", () =>
     keepsOthers(() => {
       assert.ok(created, "needs step 2");
-      const r = run([process.execPath, path.join(repoRoot(), "bin", "powerflex-nvme.js"), "status", "--json", "--state-dir", settings.stateDir]);
+      const status = (...args: string[]) => run([process.execPath, path.join(repoRoot(), "bin", "powerflex-nvme.js"), "status", "--state-dir", settings.stateDir, ...args]);
+      const r = status("--json");
       assert.equal(r.rc, 0, r.stderr);
       const lines = r.stdout.trimEnd().split("\n");
       const shown = (JSON.parse(lines[lines.length - 1]) as { controllers: Record<string, unknown>[] }).controllers;
@@ -151,6 +152,13 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
         device: c.device, transport: c.transport, traddr: c.traddr, trsvcid: Number(c.trsvcid), subsysnqn: c.subsysnqn,
         hostnqn: c.hostnqn, state: c.state, owners: owners.get(c.device)![0], createdBy: owners.get(c.device)![1],
       })));
+      // The table marks the machine's own host NQN (from /etc/nvme) and names the other tool's.
+      const table = status();
+      assert.equal(table.rc, 0, table.stderr);
+      const row = (device: string) => table.stdout.split("\n").find((l) => l.startsWith(`${device} `)) ?? assert.fail(`no row for ${device}:\n${table.stdout}`);
+      assert.match(row(created), /\(this host\)\s+created by A; held by A$/);
+      assert.match(row(preexisting.device), /\(this host\)\s+was there before us; held by A$/);
+      for (const f of foreign) assert.match(row(f.device), new RegExp(`${f.hostnqn === me.hostnqn ? "\\(this host\\)" : f.hostnqn}\\s+foreign \\(never touched\\)$`));
     }));
 
   it("3. attach B to SDT1 adopts A's controller; release A keeps what B holds and the pre-existing path", () =>
