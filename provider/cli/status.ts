@@ -129,7 +129,7 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
     );
   }
   if (status.stale.length > 0) {
-    lines.push("", "In the ledger but no controller on the host (the next attach or destroy settles them):");
+    lines.push("", "In the ledger but no controller on the host (`pulumi refresh` then `up` of its holders connects it again; `destroy` forgets it):");
     for (const s of status.stale) lines.push(`  ${describePath(s.identity)}: held by ${s.owners.join(", ")}`);
   }
   if (status.volumes.length > 0) {
