@@ -79,14 +79,15 @@ describe("NvmeCli against the simulated host", function () {
 
   it("parallel connects overlap (latency outside the lock) and get distinct lowest instances", async () => {
     const sim = createSimHost(dir, { version: "2.11" });
-    for (let i = 1; i <= 6; i++) sim.setPathKnobs(`10.0.1.${i}`, { latencyMs: 700 });
+    // Latency long against node start-up (seconds on a loaded 2-core machine): serial would take >= 24 s.
+    for (let i = 1; i <= 6; i++) sim.setPathKnobs(`10.0.1.${i}`, { latencyMs: 4000 });
     const cli = new NvmeCli(host, sim.settings);
     await cli.version();
     const t0 = Date.now();
     const rs = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => cli.connect(id(`10.0.1.${i}`))));
     const ms = Date.now() - t0;
     assert.deepEqual(rs.map((r) => (r.ok ? r.device : "fail")).sort(), ["nvme0", "nvme1", "nvme2", "nvme3", "nvme4", "nvme5"]);
-    assert.ok(ms < 6 * 700, `six 700 ms connects took ${ms} ms: they did not overlap`);
+    assert.ok(ms < 6 * 4000, `six 4000 ms connects took ${ms} ms: they did not overlap`);
   });
 
   it("disconnect waits for a slow delete and fails clearly when the controller stays", async () => {
