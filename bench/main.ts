@@ -11,7 +11,7 @@ import { p5 } from "./p5-foreign";
  * the last line is one object for machines. Goals are printed, not asserted: a benchmark is not a test.
  */
 
-const USAGE = `usage: npm run bench -- [--json] [--p4-sizes 10,100] [--p5-sizes 10,100,1000] [--latency-ms 200] [--repeat 3] [--creates 50]
+const USAGE = `usage: npm run bench -- [--json] [--p4-sizes 10,100] [--p5-sizes 10,100,1000] [--latency-ms 200] [--repeat 3] [--creates 50] [--only p1,p2,p4,p5]
 
   --json          the last line of stdout is one JSON object with every figure
   --p4-sizes LIST resource counts for P4 (default 10,100; 1000 takes long: two nvme processes each)
@@ -19,6 +19,7 @@ const USAGE = `usage: npm run bench -- [--json] [--p4-sizes 10,100] [--p5-sizes 
   --latency-ms L  how long each simulated nvme connect takes in P1 (default 200)
   --repeat N      P1 runs each create this often and keeps the least disturbed run (default 3)
   --creates N     attachments created in one provider process for P2 (default 50)
+  --only LIST     run only these figures (P3 comes with P2; default all)
 `;
 
 interface Row {
@@ -32,6 +33,15 @@ function sizesOf(text: string, name: string): number[] {
   const sizes = text.split(",").map((s) => Number(s.trim()));
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name}: expected whole numbers >= 1 separated by commas, got "${text}"`);
   return sizes;
+}
+
+const FIGURES = ["p1", "p2", "p4", "p5"] as const;
+
+function onlyOf(text: string): Set<string> {
+  const only = new Set(text.split(",").map((s) => s.trim().toLowerCase()));
+  const unknown = [...only].filter((f) => !(FIGURES as readonly string[]).includes(f));
+  if (unknown.length > 0) throw new Error(`--only: unknown figure(s) ${unknown.join(", ")}; choose from ${FIGURES.join(", ")}`);
+  return only;
 }
 
 function positive(text: string, name: string): number {
@@ -59,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
         "latency-ms": { type: "string", default: "200" },
         creates: { type: "string", default: "50" },
         repeat: { type: "string", default: "3" },
+        only: { type: "string", default: "p1,p2,p4,p5" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -75,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       latencyMs: positive(values["latency-ms"], "--latency-ms"),
       creates: positive(values.creates, "--creates"),
       repeat: positive(values.repeat, "--repeat"),
+      only: onlyOf(values.only),
     };
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
@@ -85,37 +97,41 @@ export async function main(argv: string[]): Promise<number> {
   const figures: Record<string, number> = {};
   const started = Date.now();
 
-  say(`P1: create with 8 paths, each connect taking ${opts.latencyMs} ms …`);
-  const r1 = await p1(opts.latencyMs, opts.repeat);
-  Object.assign(figures, {
-    p1_parallel_ratio: round(r1.parallelRatio),
-    p1_sequential_ratio: round(r1.sequentialRatio),
-    p1_connect_ms: round(r1.connectMs, 0),
-    p1_nominal_ratio: round(r1.nominalRatio),
-    p1_latency_ms: r1.latencyMs,
-  });
-  rows.push(
-    { figure: "P1 create with 8 paths / one connect (parallel)", value: String(round(r1.parallelRatio)), goal: "<= 1.25", met: r1.parallelRatio <= 1.25 },
-    { figure: "P1   one connect took (ms; knob + node start-up)", value: String(round(r1.connectMs, 0)), goal: "" },
-    { figure: `P1   create / latency knob of ${r1.latencyMs} ms`, value: String(round(r1.nominalRatio)), goal: "" },
-    { figure: "P1   engine attach one at a time / one connect", value: String(round(r1.sequentialRatio)), goal: "(contrast)" },
-  );
+  if (opts.only.has("p1")) {
+    say(`P1: create with 8 paths, each connect taking ${opts.latencyMs} ms …`);
+    const r1 = await p1(opts.latencyMs, opts.repeat);
+    Object.assign(figures, {
+      p1_parallel_ratio: round(r1.parallelRatio),
+      p1_sequential_ratio: round(r1.sequentialRatio),
+      p1_connect_ms: round(r1.connectMs, 0),
+      p1_nominal_ratio: round(r1.nominalRatio),
+      p1_latency_ms: r1.latencyMs,
+    });
+    rows.push(
+      { figure: "P1 create with 8 paths / one connect (parallel)", value: String(round(r1.parallelRatio)), goal: "<= 1.25", met: r1.parallelRatio <= 1.25 },
+      { figure: "P1   one connect took (ms; knob + node start-up)", value: String(round(r1.connectMs, 0)), goal: "" },
+      { figure: `P1   create / latency knob of ${r1.latencyMs} ms`, value: String(round(r1.nominalRatio)), goal: "" },
+      { figure: "P1   engine attach one at a time / one connect", value: String(round(r1.sequentialRatio)), goal: "(contrast)" },
+        );
+  }
 
-  say(`P2: ${opts.creates} attachments created in one provider process …`);
-  const r2 = await p2(opts.creates);
-  Object.assign(figures, {
-    p2_rest_calls_per_create: round(r2.restCallsPerCreate),
-    p2_logins_for_50: r2.logins,
-    p3_provider_bytes: r2.providerBytes,
-  });
-  rows.push(
-    { figure: `P2 REST calls per create (after login), ${r2.creates} creates`, value: String(round(r2.restCallsPerCreate)), goal: "<= 3", met: r2.restCallsPerCreate <= 3 },
-    { figure: `P2 logins for ${r2.creates} creates`, value: String(r2.logins), goal: "1", met: r2.logins === 1 },
-    { figure: "P3 serialized __provider (bytes)", value: String(r2.providerBytes), goal: "<= 1024", met: r2.providerBytes <= 1024 },
-  );
-  for (const [route, n] of Object.entries(r2.byRoute).sort()) say(`   ${String(n).padStart(5)}  ${route}`);
+  if (opts.only.has("p2")) {
+    say(`P2: ${opts.creates} attachments created in one provider process …`);
+    const r2 = await p2(opts.creates);
+    Object.assign(figures, {
+      p2_rest_calls_per_create: round(r2.restCallsPerCreate),
+      p2_logins_for_50: r2.logins,
+      p3_provider_bytes: r2.providerBytes,
+    });
+    rows.push(
+      { figure: `P2 REST calls per create (after login), ${r2.creates} creates`, value: String(round(r2.restCallsPerCreate)), goal: "<= 3", met: r2.restCallsPerCreate <= 3 },
+      { figure: `P2 logins for ${r2.creates} creates`, value: String(r2.logins), goal: "1", met: r2.logins === 1 },
+      { figure: "P3 serialized __provider (bytes)", value: String(r2.providerBytes), goal: "<= 1024", met: r2.providerBytes <= 1024 },
+    );
+    for (const [route, n] of Object.entries(r2.byRoute).sort()) say(`   ${String(n).padStart(5)}  ${route}`);
+  }
 
-  for (const n of opts.p4Sizes) {
+  for (const n of opts.only.has("p4") ? opts.p4Sizes : []) {
     say(`P4: ${n} attachments up, then destroy …`);
     const r = await p4(n);
     Object.assign(figures, {
@@ -135,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   let touched = 0;
-  for (const n of opts.p5Sizes) {
+  for (const n of opts.only.has("p5") ? opts.p5Sizes : []) {
     say(`P5: delete one attachment beside ${n} foreign controllers …`);
     const r = await p5(n);
     touched += r.foreignTouched;
@@ -146,8 +162,8 @@ export async function main(argv: string[]): Promise<number> {
       { figure: `P5   foreign controllers touched`, value: String(r.foreignTouched), goal: "0", met: r.foreignTouched === 0 },
     );
   }
-  figures["p5_foreign_touched"] = touched;
-  if (figures["p5_delete_ms_1000_foreign"] === undefined) {
+  if (opts.only.has("p5")) figures["p5_foreign_touched"] = touched;
+  if (opts.only.has("p5") && figures["p5_delete_ms_1000_foreign"] === undefined) {
     // The headline figure is at 1,000; with other sizes report the largest measured.
     figures["p5_delete_ms_1000_foreign"] = figures[`p5_delete_ms_${Math.max(...opts.p5Sizes)}_foreign`];
     figures["p5_foreign"] = Math.max(...opts.p5Sizes);
