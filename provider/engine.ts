@@ -22,7 +22,8 @@ export interface EngineDeps {
   readonly host: HostAccess;
   readonly settings: HostSettings;
   readonly driver: NvmeDriver;
-  readonly readControllers: () => Promise<FabricsController[]>;
+  /** With `subsysnqn`, controllers of other subsystems may be left out (read no further than that file). */
+  readonly readControllers: (only?: { readonly subsysnqn?: string }) => Promise<FabricsController[]>;
   /** Parallel `nvme connect` calls at most (default 8). */
   readonly connectConcurrency?: number;
   readonly now?: () => Date;
@@ -112,6 +113,12 @@ function alreadyConnectedElsewhere(failure: { readonly class: string; readonly m
   );
 }
 
+/** The one subsystem all `paths` belong to (an attachment's always do), as a scan filter; none when mixed. */
+function subsystemOf(paths: readonly PathIdentity[]): { subsysnqn?: string } {
+  const nqns = new Set(paths.map((p) => p.subsysnqn));
+  return nqns.size === 1 ? { subsysnqn: [...nqns][0] } : {};
+}
+
 export class NvmeEngine {
   private readonly store: LedgerStore;
 
@@ -125,15 +132,19 @@ export class NvmeEngine {
       host,
       settings,
       driver: new NvmeCli(host, settings),
-      readControllers: () => readControllers(host, settings),
+      readControllers: (only) => readControllers(host, settings, only ?? {}),
       ...options,
     });
   }
 
-  /** Scan and settle intents a crashed process left behind. */
-  private async scan(tx: LedgerTransaction): Promise<FabricsController[]> {
-    const observed = await this.deps.readControllers();
-    if (reconcilePending(tx.ledger, observed).length > 0) await tx.save();
+  /**
+   * Scan and settle intents a crashed process left behind. Only the subsystem of `paths` is read: a host
+   * may carry a thousand controllers of other users, and none of them can be ours to act on here.
+   */
+  private async scan(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
+    const only = subsystemOf(paths);
+    const observed = await this.deps.readControllers(only);
+    if (reconcilePending(tx.ledger, observed, only.subsysnqn).length > 0) await tx.save();
     return observed;
   }
 
@@ -145,7 +156,7 @@ export class NvmeEngine {
     const unique = [...new Map(desired.map((d) => [identityKey(d), d])).values()];
     const minPaths = Math.min(options.minPaths ?? unique.length, unique.length);
     return this.store.transact(async (tx) => {
-      const observed = await this.scan(tx);
+      const observed = await this.scan(tx, unique);
       const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
       const now = (this.deps.now ?? (() => new Date()))();
       const connects = actions.filter((a) => a.kind === "connect");
@@ -155,7 +166,7 @@ export class NvmeEngine {
       const outcomes = await mapLimit(connects, this.deps.connectConcurrency ?? 8, (a) =>
         this.deps.driver.connect(a.identity, options.connect ?? {}),
       );
-      const after = connects.length > 0 ? await this.deps.readControllers() : observed;
+      const after = connects.length > 0 ? await this.deps.readControllers(subsystemOf(unique)) : observed;
 
       const held: AttachedPath[] = [];
       const made: AttachedPath[] = [];
@@ -220,7 +231,7 @@ export class NvmeEngine {
     for (const id of adopted) removeOwner(tx.ledger, id, owner);
     const problems: string[] = [];
     if (made.length === 0) return problems;
-    const observed = await this.deps.readControllers();
+    const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
     const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
     await this.apply(tx, owner, plan, problems);
     return problems;
@@ -265,7 +276,7 @@ export class NvmeEngine {
    */
   async release(owner: string, paths: readonly PathIdentity[], options: { readonly force?: boolean } = {}): Promise<ReleaseResult> {
     return this.store.transact(async (tx) => {
-      const observed = await this.scan(tx);
+      const observed = await this.scan(tx, paths);
       const plan = planRelease({ release: paths, observed, ledger: tx.ledger, owner, force: options.force ?? false });
       const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
@@ -332,7 +343,7 @@ export class NvmeEngine {
 
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
-    const [observed, ledger] = await Promise.all([this.deps.readControllers(), this.store.read()]);
+    const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);
     return paths.map((id) => {
       const matches = controllersOf(observed, id);
       const live = matches.find((c) => c.state === "live");

@@ -147,12 +147,14 @@ function guardInUse(actions: Action[], observed: readonly FabricsController[], f
 /**
  * Settle intents left by a crash between "intent written" and "ledger committed": a present controller
  * was made by the owner that meant to connect it; an absent one never came to be.
+ * With `subsysnqn`, `observed` holds only that subsystem's controllers, so only its intents are settled.
  * Returns the keys it changed (the caller saves the ledger when any did).
  */
-export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[]): string[] {
+export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], subsysnqn?: string): string[] {
   const changed: string[] = [];
   for (const [key, rec] of Object.entries(ledger.paths)) {
     if (!rec.pending) continue;
+    if (subsysnqn !== undefined && rec.identity.subsysnqn !== subsysnqn) continue; // not scanned: cannot judge
     const matches = controllersOf(observed, rec.identity);
     if (matches.length > 0) {
       rec.createdBy = rec.pending.owner;

@@ -2,11 +2,13 @@ import type { Inputs } from "./inputs";
 import type { DiscoveryRecord } from "./nvme/discover";
 import type { HostIdentity } from "./nvme/hostid";
 import type { PathIdentity } from "./nvme/identity";
+import { placementOf } from "./placement";
 import { planPaths, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from "./powerflex";
 
 /**
  * From the inputs and what PowerFlex reports now to the exact NVMe/TCP paths of an attachment. Only GETs:
- * diff (preview) uses it too. The subsystem NQN comes from the system (`systemNqn`, PowerFlex 4.x/5.x),
+ * diff (preview) uses it too; the SDTs are asked for every time, the system and protection domain once a
+ * minute (placement.ts). The subsystem NQN comes from the system (`systemNqn`, PowerFlex 4.x/5.x),
  * else from the state (already known), else from `nvme discover` at an SDT (only where allowed: never in
  * preview).
  */
@@ -42,8 +44,7 @@ export async function planTargets(
   host: HostIdentity,
   options: TargetOptions = {},
 ): Promise<PlannedTargets> {
-  const system = await client.getSystem(inputs.system);
-  const pd = await client.getProtectionDomain(inputs.protectionDomain, system.id);
+  const { system, protectionDomain: pd } = await placementOf(client, inputs.system, inputs.protectionDomain);
   const sdts = await client.listSdts(pd.id);
   const overrides: Record<string, string[]> = {};
   for (const a of inputs.addresses ?? []) (overrides[a.sdt] ??= []).push(a.traddr);

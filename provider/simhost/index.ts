@@ -77,6 +77,16 @@ export interface SimHost {
   controllers(): SimController[];
   /** Every argv the simulated nvme received, oldest first. */
   calls(): string[][];
+  /** Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order of exit. */
+  commandTimes(): CommandTime[];
+}
+
+/** When one simulated nvme invocation ran (`<dir>/times.log`), e.g. to subtract it in a benchmark. */
+export interface CommandTime {
+  /** `connect`, `disconnect`, `version`, … */
+  readonly command: string;
+  readonly start: number;
+  readonly end: number;
 }
 
 /** The reference host's identity (shared/reference/nvme-cli: etc-nvme-std). */
@@ -187,5 +197,17 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => JSON.parse(l) as string[]),
+    commandTimes: () => {
+      const file = path.join(root, "times.log");
+      if (!fs.existsSync(file)) return [];
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => {
+          const [start, end, command] = JSON.parse(l) as [number, number, string];
+          return { command, start, end };
+        });
+    },
   };
 }

@@ -170,7 +170,7 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
 
   it("diff fails clearly when the gateway cannot be asked (no silent 'no change')", async () => {
     await w.stack.up({ a: args });
-    w.emulator.injectFault({ path: "/api/types/System/instances", status: 503, times: 100 });
+    w.emulator.injectFault({ path: "/relationships/Sdt", status: 503, times: 100 });
     await assert.rejects(w.stack.preview({ a: args }), (err: unknown) => {
       assert.ok(err instanceof ProviderCallError);
       assert.match(err.details, /cannot compare with PowerFlex.*will not guess "no change"/s);

@@ -237,4 +237,15 @@ describe("planner rules", () => {
     assert.deepEqual(ledger.paths[identityKey(p)], { identity: p, createdBy: ME, owners: [ME], device: "nvme4" });
     assert.equal(ledger.paths[identityKey(q)], undefined);
   });
+
+  it("settles only the intents of the subsystem that was scanned", () => {
+    const other = ident(0, 1, 0); // same address and host, another subsystem: not in a scan filtered to SUBSYS[0]
+    assert.equal(p.subsysnqn, SUBSYS[0]);
+    const ledger = emptyLedger();
+    markPending(ledger, p, ME, new Date(0));
+    markPending(ledger, other, ME, new Date(0));
+    assert.deepEqual(reconcilePending(ledger, [], SUBSYS[0]), [identityKey(p)]);
+    assert.equal(ledger.paths[identityKey(p)], undefined);
+    assert.ok(ledger.paths[identityKey(other)]?.pending, "an intent of another subsystem waits for a scan that sees it");
+  });
 });
