@@ -37,8 +37,6 @@ export interface NamespaceChange {
   readonly nsid: number;
   /** PowerFlex's NGUID of the volume (32 hex digits). */
   readonly nguid: string;
-  /** NQN of the host object the volume is mapped to. */
-  readonly hostnqn: string;
 }
 
 export interface GatewayWorldOptions {
@@ -76,7 +74,7 @@ export async function startGatewayWorld(options: GatewayWorldOptions): Promise<G
     emulator.state.mappingListeners.push((e) => {
       if (e.host["hostType"] !== "NVMeHost") return;
       const system = [...emulator.state.systems.values()][0];
-      onNamespace({ kind: e.kind, subsysnqn: systemNqnOf(system), nsid: Number(e.volume["nsid"]), nguid: volumeNguid(e.volume.id, system.id), hostnqn: String(e.host["nqn"]) });
+      onNamespace({ kind: e.kind, subsysnqn: systemNqnOf(system), nsid: Number(e.volume["nsid"]), nguid: volumeNguid(e.volume.id, system.id) });
     });
   }
   return {

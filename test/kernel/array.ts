@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TopologyInput } from "../../provider/emulator";
-import { startGatewayWorld, type GatewayWorld, type NamespaceChange } from "../../provider/demo/world";
+import { startGatewayWorld, type GatewayWorld } from "../../provider/demo/world";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, removeNamespace, SDT2, SDT3, type NamespaceInfo } from "./targets";
 
 export const SYSTEM_ID = "4d2c1b0a9e8f7061";
@@ -53,8 +53,6 @@ export interface KernelArray {
   readonly world: GatewayWorld;
   /** Where the provider keeps its ledger (`hostAccess.stateDir`). */
   readonly stateDir: string;
-  /** Mapping changes the target applied, in order. */
-  readonly changes: NamespaceChange[];
   /** The subsystem's namespaces now, by nsid (with the target-side backing device). */
   readonly namespaces: Map<number, NamespaceInfo>;
   /** A new SDT: an nvmet port on `traddr`:4420 serving the subsystem, and the SDT object in the emulator. */
@@ -71,7 +69,6 @@ export async function startKernelArray(allowedHosts: readonly string[]): Promise
   }
   let nextPort = SDT_PORTS.length + 1;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "kt-pfnvme-ledger-"));
-  const changes: NamespaceChange[] = [];
   const namespaces = new Map<number, NamespaceInfo>();
   const world = await startGatewayWorld({
     emulator: { topology: topology() },
@@ -84,13 +81,11 @@ export async function startKernelArray(allowedHosts: readonly string[]): Promise
         removeNamespace(SUBSYS_NQN, c.nsid);
         namespaces.delete(c.nsid);
       }
-      changes.push(c);
     },
   });
   return {
     world,
     stateDir,
-    changes,
     namespaces,
     addSdt(name, traddr) {
       const id = nextPort++;
