@@ -62,9 +62,10 @@ export class Stack {
 
   /**
    * One resource the way `pulumi up` handles a registration: Check, then Create, or Diff and then
-   * nothing / Update / replace. `replace: true` is `pulumi up --replace`.
+   * nothing / Update / replace. `replace: true` is `pulumi up --replace`; `deleteBeforeReplace: true` is the
+   * resource option of that name.
    */
-  async upOne(name: string, args: Props, options: { readonly replace?: boolean } = {}): Promise<Step> {
+  async upOne(name: string, args: Props, options: { readonly replace?: boolean; readonly deleteBeforeReplace?: boolean } = {}): Promise<Step> {
     const urn = urnOf(name);
     const prior = this.resources.get(urn);
     const inputs = await this.checked(urn, args, prior?.inputs ?? {});
@@ -74,7 +75,8 @@ export class Stack {
       return { name, op: "create" };
     }
     const diff = await this.host.diff(urn, prior.id, prior.outputs, prior.inputs, inputs);
-    const d = options.replace ? { ...diff, changes: "some", replaces: ["(--replace)"] } : diff;
+    const forced = options.replace ? { ...diff, changes: "some", replaces: ["(--replace)"] } : diff;
+    const d = { ...forced, deleteBeforeReplace: forced.deleteBeforeReplace || options.deleteBeforeReplace === true };
     if (d.changes === "none") return { name, op: "same" };
     if (d.replaces.length > 0) {
       if (d.deleteBeforeReplace) await this.host.delete(urn, prior.id, prior.outputs, prior.inputs);
@@ -101,9 +103,11 @@ export class Stack {
   }
 
   /** Make the stack match the program, the way `pulumi up` does. */
-  async up(program: Record<string, Props>, options: { readonly replace?: readonly string[] } = {}): Promise<Step[]> {
+  async up(program: Record<string, Props>, options: { readonly replace?: readonly string[]; readonly deleteBeforeReplace?: readonly string[] } = {}): Promise<Step[]> {
     const steps: Step[] = [];
-    for (const [name, args] of Object.entries(program)) steps.push(await this.upOne(name, args, { replace: options.replace?.includes(name) }));
+    for (const [name, args] of Object.entries(program)) {
+      steps.push(await this.upOne(name, args, { replace: options.replace?.includes(name), deleteBeforeReplace: options.deleteBeforeReplace?.includes(name) }));
+    }
     return [...steps, ...(await this.deleteAllBut(Object.keys(program)))];
   }
 

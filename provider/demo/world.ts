@@ -9,36 +9,55 @@ import { makeConsumerProject, ProviderHost } from "./provider-host";
 import { Stack } from "./stack";
 
 /**
- * A whole world on one machine: an emulated PowerFlex gateway, a simulated Linux host (nvme-cli + sysfs),
- * a Pulumi project that resolves this package by name, and the real dynamic-provider host serving it.
- * The demo plays its story here; provider tests use it too.
+ * A whole world on one machine: an emulated PowerFlex gateway, a Linux host (simulated nvme-cli + sysfs,
+ * or the machine itself), a Pulumi project that resolves this package by name, and the real
+ * dynamic-provider host serving it. The demo plays its story here; provider and kernel tests use it too.
  */
-export interface World {
+export interface GatewayWorld {
   readonly emulator: Emulator;
-  readonly sim: SimHost;
   readonly projectDir: string;
   readonly host: ProviderHost;
   readonly stack: Stack;
   /** Stack config sent in Configure (`powerflex:*`). */
   readonly config: Record<string, string>;
-  /** `hostAccess` input that points the provider at the simulated host. */
+  /** `hostAccess` input that points the provider at the world's host. */
   readonly hostAccess: Record<string, string>;
   close(): Promise<void>;
 }
 
-export interface WorldOptions {
-  readonly nvmeCliVersion?: SimVersion;
+/** A world on the simulated host. */
+export interface World extends GatewayWorld {
+  readonly sim: SimHost;
+}
+
+/** A volume mapped to (or unmapped from) an NVMe host: what the array's NVMe target exposes to that host. */
+export interface NamespaceChange {
+  readonly kind: "map" | "unmap";
+  readonly subsysnqn: string;
+  readonly nsid: number;
+  /** PowerFlex's NGUID of the volume (32 hex digits). */
+  readonly nguid: string;
+}
+
+export interface GatewayWorldOptions {
   readonly emulator?: EmulatorOptions;
   /** Stack config to send instead of the emulator's (e.g. none, to test the error). */
   readonly config?: Record<string, string>;
   /** Extra environment of the provider process. */
   readonly env?: Record<string, string>;
+  /** `hostAccess` input for the world's host ({} = the machine's defaults). */
+  readonly hostAccess: Record<string, string>;
+  /** The array's NVMe target: called after each mapping change of an NVMe host. */
+  readonly onNamespace?: (change: NamespaceChange) => void;
 }
 
-export async function startWorld(options: WorldOptions = {}): Promise<World> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-world-"));
+export interface WorldOptions extends Omit<GatewayWorldOptions, "hostAccess" | "onNamespace"> {
+  readonly nvmeCliVersion?: SimVersion;
+}
+
+/** The emulator, the consumer project and the provider host (configured), for a host given by `hostAccess`. */
+export async function startGatewayWorld(options: GatewayWorldOptions): Promise<GatewayWorld> {
   const emulator = await startEmulator({ tls: true, ...options.emulator });
-  const sim = createSimHost(path.join(dir, "host"), { version: options.nvmeCliVersion ?? "2.11" });
   const projectDir = makeConsumerProject();
   const host = await ProviderHost.start(projectDir, options.env);
   const config = options.config ?? {
@@ -48,32 +67,54 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ...(emulator.caCert ? { "powerflex:caCert": emulator.caCert } : {}),
   };
   await host.configure(config);
-  // The array's NVMe target: a volume mapped to a host shows up as a namespace of the subsystem (NGUID
-  // per PowerFlex's rule) on that host, and goes when unmapped.
-  emulator.state.mappingListeners.push((e) => {
-    if (e.host["hostType"] !== "NVMeHost") return;
-    const system = [...emulator.state.systems.values()][0];
-    const nqn = systemNqnOf(system);
-    if (e.kind === "map") sim.addNamespace(nqn, { nsid: Number(e.volume["nsid"]), nguid: volumeNguid(e.volume.id, system.id) });
-    else sim.removeNamespace(nqn, Number(e.volume["nsid"]));
-    serveDiscovery(emulator, sim);
-  });
-  serveDiscovery(emulator, sim);
-  const s = sim.settings;
-  const hostAccess = { nvmeCli: s.nvmeCli, sysfsRoot: s.sysfsRoot, stateDir: s.stateDir, etcNvmeDir: s.etcNvmeDir, mountsFile: s.mountsFile };
+  // A volume mapped to an NVMe host shows up as a namespace of the subsystem (NGUID per PowerFlex's rule)
+  // on that host, and goes when unmapped.
+  const onNamespace = options.onNamespace;
+  if (onNamespace) {
+    emulator.state.mappingListeners.push((e) => {
+      if (e.host["hostType"] !== "NVMeHost") return;
+      const system = [...emulator.state.systems.values()][0];
+      onNamespace({ kind: e.kind, subsysnqn: systemNqnOf(system), nsid: Number(e.volume["nsid"]), nguid: volumeNguid(e.volume.id, system.id) });
+    });
+  }
   return {
     emulator,
-    sim,
     projectDir,
     host,
     stack: new Stack(host, PROVIDER_SOURCE),
     config,
-    hostAccess,
+    hostAccess: options.hostAccess,
     async close() {
       await host.stop();
       await emulator.close();
-      fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(projectDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A world on a simulated host. */
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-world-"));
+  const sim = createSimHost(path.join(dir, "host"), { version: options.nvmeCliVersion ?? "2.11" });
+  const s = sim.settings;
+  let emulator: Emulator | undefined;
+  const world = await startGatewayWorld({
+    ...options,
+    hostAccess: { nvmeCli: s.nvmeCli, sysfsRoot: s.sysfsRoot, stateDir: s.stateDir, etcNvmeDir: s.etcNvmeDir, mountsFile: s.mountsFile },
+    onNamespace: (c) => {
+      if (c.kind === "map") sim.addNamespace(c.subsysnqn, { nsid: c.nsid, nguid: c.nguid });
+      else sim.removeNamespace(c.subsysnqn, c.nsid);
+      serveDiscovery(emulator!, sim);
+    },
+  });
+  emulator = world.emulator;
+  serveDiscovery(emulator, sim);
+  return {
+    ...world,
+    sim,
+    async close() {
+      await world.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

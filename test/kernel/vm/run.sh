@@ -7,7 +7,7 @@
 #          test/kernel/vm/run.sh --exec CMD [ARGS...]   # any command, cwd = the repo (debugging)
 #
 #   env:   KERNEL_TEST_CACHE    cache dir (default: <repo>/.vm-cache, gitignored)
-#          KERNEL_TEST_TIMEOUT  whole-VM wall-clock limit in seconds (default 900)
+#          KERNEL_TEST_TIMEOUT  whole-VM wall-clock limit in seconds (default 2400)
 #          KERNEL_TEST_ACCEL    tcg | kvm | auto (default auto = kvm only when it can really work)
 #          KERNEL_TEST_VERBOSE  1 = print the VM console even when everything passed
 #
@@ -25,7 +25,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 CACHE=${KERNEL_TEST_CACHE:-$REPO/.vm-cache}
-TIMEOUT=${KERNEL_TEST_TIMEOUT:-900}
+TIMEOUT=${KERNEL_TEST_TIMEOUT:-2400}
 BOOT_TIMEOUT=${KERNEL_TEST_BOOT_TIMEOUT:-180}   # seconds until the READY marker must appear
 ACCEL_WANTED=${KERNEL_TEST_ACCEL:-auto}
 export DEBIAN_FRONTEND=noninteractive
