@@ -49,6 +49,9 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
     ...(inputs.minPaths !== undefined ? { minPaths: inputs.minPaths } : {}),
   });
   for (const f of result.failures) host.log(`warning: ${describePath(f.identity)} is not connected: ${f.message}`);
+  for (const p of result.paths.filter((x) => x.state === "connecting")) {
+    host.log(`warning: ${describePath(p.identity)} (${p.device}) is still connecting: the kernel keeps retrying until ctrl-loss-tmo; \`pulumi refresh\` shows when it is live`);
+  }
   const held = new Map(result.paths.map((p) => [identityKey(p.identity), p]));
   return targets.paths.flatMap((p): StatePath[] => {
     const h = held.get(identityKey(p.identity));
@@ -67,7 +70,7 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
       hostIface: id.hostIface ?? null,
       device: h.device,
       origin: h.origin,
-      state: "live",
+      state: h.state,
     }];
   });
 }
