@@ -304,6 +304,14 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       host.log(`kept the NVMe host object ${state.hostObjectId} we registered: ${others.length} other attachment(s) on this host still use ${state.hostNqn}`);
       return;
     }
-    await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
+    try {
+      await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
+    } catch (err) {
+      // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
+      throw new Error(
+        `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
+          `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
+      );
+    }
   },
 };

@@ -1,6 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { ProviderHost } from "../../provider/demo/provider-host";
+import { Stack } from "../../provider/demo/stack";
+import { PROVIDER_SOURCE } from "../../provider/resource";
 import type { SimController, SimHost } from "../../provider/simhost";
 
 /**
@@ -64,4 +67,16 @@ export async function until(what: string, cond: () => boolean, ms = 20_000): Pro
     if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * The next `pulumi` command: a new provider host process on the same project, configured with `config`,
+ * and a Stack that shares `stack`'s resources (the state file). The caller stops the host.
+ */
+export async function nextCommand(projectDir: string, config: Record<string, string>, stack: Stack): Promise<{ host: ProviderHost; stack: Stack }> {
+  const host = await ProviderHost.start(projectDir);
+  await host.configure(config);
+  const next = new Stack(host, PROVIDER_SOURCE);
+  Object.defineProperty(next, "resources", { value: stack.resources });
+  return { host, stack: next };
 }
