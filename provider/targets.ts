@@ -2,7 +2,7 @@ import type { Inputs } from "./inputs";
 import type { DiscoveryRecord } from "./nvme/discover";
 import type { HostIdentity } from "./nvme/hostid";
 import type { PathIdentity } from "./nvme/identity";
-import { planPaths, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from "./powerflex";
+import { planPaths, PowerFlexError, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from "./powerflex";
 
 /**
  * From the inputs and what PowerFlex reports now to the exact NVMe/TCP paths of an attachment. Only GETs:
@@ -42,9 +42,19 @@ export async function planTargets(
   host: HostIdentity,
   options: TargetOptions = {},
 ): Promise<PlannedTargets> {
-  const system = await client.getSystem(inputs.system);
-  const pd = await client.getProtectionDomain(inputs.protectionDomain, system.id);
+  const system = await client.getSystem(inputs.system).catch(naming("system"));
+  const pd = await client.getProtectionDomain(inputs.protectionDomain, system.id).catch(naming("protectionDomain"));
   const sdts = await client.listSdts(pd.id);
+  // A name that matches no SDT is a typo or a stale input: say so rather than plan without it.
+  const known = (name: string) => sdts.some((t) => t.id === name || t.name === name);
+  const named = [...(inputs.sdts ?? []).map((s, i) => [`sdts.${i}`, s]), ...(inputs.addresses ?? []).map((a, i) => [`addresses.${i}.sdt`, a.sdt])];
+  const unknown = named.filter(([, name]) => !known(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `${unknown.map(([field, name]) => `${field}: "${name}" is no SDT of protection domain "${inputs.protectionDomain}"`).join("; ")} ` +
+        `(its SDTs: ${sdts.map((t) => t.name ?? t.id).join(", ") || "none"})`,
+    );
+  }
   const overrides: Record<string, string[]> = {};
   for (const a of inputs.addresses ?? []) (overrides[a.sdt] ??= []).push(a.traddr);
   const plan = planPaths({ system, sdts, roles: inputs.roles, sdtFilter: inputs.sdts, addressOverrides: overrides });
@@ -76,6 +86,14 @@ export async function planTargets(
         ...(hostIface !== undefined ? { hostIface } : {}),
       },
     })),
+  };
+}
+
+/** A not-found answer is about an input: put the input's name in front of the message. */
+function naming(field: string) {
+  return (err: unknown): never => {
+    if (err instanceof PowerFlexError && err.kind === "notFound") err.message = `${field}: ${err.message}`;
+    throw err;
   };
 }
 
