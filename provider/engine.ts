@@ -338,6 +338,19 @@ export class NvmeEngine {
     });
   }
 
+  /** Remember, or with `registered: false` forget, that an attachment on this host registered this host object. */
+  async markRegisteredHost(id: string, nqn: string, registered: boolean): Promise<void> {
+    await this.store.transact(async (tx) => {
+      if (registered) tx.ledger.hosts[id] = { nqn };
+      else delete tx.ledger.hosts[id];
+    });
+  }
+
+  /** Read-only: whether an attachment on this host registered this host object. */
+  async registeredHost(id: string): Promise<boolean> {
+    return (await this.store.read()).hosts[id] !== undefined;
+  }
+
   /** Read-only: owners in the ledger holding any path as this host NQN (e.g. before removing its host object). */
   async ownersOfHostNqn(hostnqn: string): Promise<string[]> {
     const ledger = await this.store.read();

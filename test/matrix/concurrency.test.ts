@@ -4,7 +4,7 @@ import { urnOf } from "../../provider/demo/provider-host";
 import type { Stack } from "../../provider/demo/stack";
 import { startWorld, type World } from "../../provider/demo/world";
 import { PROVIDER_SOURCE } from "../../provider/resource";
-import { addForeign, assertForeignUntouched, ledgerOf, nextCommand, ours } from "./support";
+import { addForeign, assertForeignUntouched, ledgerOf, nextCommand, ours, registeredHostsOf } from "./support";
 
 /**
  * Many attachments over overlapping paths at once: in one provider process (the engine serves every
@@ -63,6 +63,8 @@ describe("matrix: concurrency (real provider hosts over gRPC)", function () {
       stack.resources.delete(r.urn);
     }));
 
+  const nvmeHosts = () => [...w.emulator.state.hosts.values()].filter((h) => h.hostType === "NVMeHost").map((h) => h.id);
+
   /** Every path's owners are exactly the attachments that hold it, and one of them made it. */
   function assertLedgerExact(made: ReadonlyMap<string, { id: string; paths: string[] }>): void {
     const want: Record<string, string[]> = {};
@@ -88,9 +90,10 @@ describe("matrix: concurrency (real provider hosts over gRPC)", function () {
     assert.deepEqual(ours(w.sim), ALL, "one controller per path");
     assertLedgerExact(made);
     assertOneConnectPerPath();
-    assert.equal([...w.emulator.state.hosts.values()].filter((h) => h.hostType === "NVMeHost").length, 1, "one NVMe host object for the one host NQN");
+    assert.equal(nvmeHosts().length, 1, "one NVMe host object for the one host NQN");
     await deleteAll(w.stack);
     assert.deepEqual([ours(w.sim), ledgerOf(w.sim)], [[], {}]);
+    assert.deepEqual([nvmeHosts(), registeredHostsOf(w.sim)], [[], []], "whichever attachment went last removed the host object one of them registered");
     assertForeignUntouched(w.sim, foreign);
   });
 
@@ -108,6 +111,7 @@ describe("matrix: concurrency (real provider hosts over gRPC)", function () {
     assertOneConnectPerPath();
     await Promise.all([deleteAll(w.stack), deleteAll(second)]);
     assert.deepEqual([ours(w.sim), ledgerOf(w.sim)], [[], {}]);
+    assert.deepEqual([nvmeHosts(), registeredHostsOf(w.sim)], [[], []], "the host object registered by one stack went with the last attachment");
     assertForeignUntouched(w.sim, foreign);
   });
 });

@@ -1,10 +1,9 @@
 import { strict as assert } from "node:assert";
-import { ProviderHost } from "../../provider/demo/provider-host";
-import { Stack } from "../../provider/demo/stack";
+import type { ProviderHost } from "../../provider/demo/provider-host";
+import type { Stack } from "../../provider/demo/stack";
 import { startWorld, type World } from "../../provider/demo/world";
-import { PROVIDER_SOURCE } from "../../provider/resource";
 import { DEFAULT_SIM_HOSTNQN } from "../../provider/simhost";
-import { addForeign, assertForeignUntouched, ledgerOf, ours, until } from "./support";
+import { addForeign, assertForeignUntouched, ledgerOf, nextCommand as nextCommandOf, ours, registeredHostsOf, until } from "./support";
 
 /**
  * SIGKILL of the real provider host process in the middle of `pulumi up`, then a new provider host (as the
@@ -43,20 +42,23 @@ describe("matrix: SIGKILL of the provider process mid-create (real provider host
     assert.match(String(await failed), /UNAVAILABLE|CANCELLED|ECONNRESET|closed/i);
   }
 
-  /** A new provider host for the next `pulumi` command, on the same project, config, host and ledger. */
+  /** A new provider host for the next `pulumi` command, on the same project, config, host, ledger and stack state. */
   async function nextCommand(): Promise<Stack> {
-    second = await ProviderHost.start(w.projectDir);
-    await second.configure(w.config);
-    const stack = new Stack(second, PROVIDER_SOURCE);
-    for (const [urn, r] of w.stack.resources) stack.resources.set(urn, r);
-    return stack;
+    const next = await nextCommandOf(w.projectDir, w.config, w.stack);
+    second = next.host;
+    return next.stack;
   }
 
   const pendings = () => Object.values(ledgerOf(w.sim)).filter((r) => r.pending !== undefined);
 
   it("between intent and connect: destroy, refresh and up drop the intent; nothing was connected", async () => {
-    await w.stack.up({ b: { ...args, sdts: ["sdt-2"] } });
+    // b comes from an earlier `pulumi up` (another provider process): this one has not run nvme yet.
+    const earlier = await nextCommand();
+    await earlier.up({ b: { ...args, sdts: ["sdt-2"] } });
+    await second!.stop();
+    second = undefined;
     const b = [...w.stack.resources.values()][0].id;
+    const connectsOfB = w.sim.calls().filter((c) => c[0] === "connect").length;
     // `nvme version` (run before the first connect) hangs: the intents are written, no connect has run.
     w.sim.updateKnobs((k) => ({ ...k, hangCommands: ["version"], hangMs: 10_000 }));
     await killDuring("a", () => pendings().length === 2, "the intents of a's two new paths");
@@ -67,6 +69,7 @@ describe("matrix: SIGKILL of the provider process mid-create (real provider host
       "198.51.100.11:4420": { owners: [], createdBy: ghost, pending: ghost },
     });
     assert.deepEqual(ours(w.sim), ["192.0.2.12:4420 live"]);
+    assert.equal(w.sim.calls().filter((c) => c[0] === "connect").length, connectsOfB, "the killed process ran no connect");
     w.sim.updateKnobs((k) => ({ ...k, hangCommands: [] }));
 
     const stack = await nextCommand();
@@ -82,6 +85,26 @@ describe("matrix: SIGKILL of the provider process mid-create (real provider host
     assert.deepEqual(Object.values(ledgerOf(w.sim)), [0, 1, 2].map(() => ({ owners: [a.id], createdBy: a.id })));
     await stack.destroy();
     assert.deepEqual([ours(w.sim), ledgerOf(w.sim)], [[], {}]);
+    assertForeignUntouched(w.sim, foreign);
+  });
+
+  it("after registering the host object: the next up uses it and the last destroy removes it", async () => {
+    for (const h of [...w.emulator.state.hosts.values()]) if (h.nqn === DEFAULT_SIM_HOSTNQN) w.emulator.state.removeHost(h.id);
+    w.sim.updateKnobs((k) => ({ ...k, hangCommands: ["version"], hangMs: 10_000 }));
+    const registering = { ...args, host: { register: true } };
+    args = registering;
+    await killDuring("a", () => pendings().length === 3, "the intents of a's paths");
+    const registered = [...w.emulator.state.hosts.values()].filter((h) => h.nqn === DEFAULT_SIM_HOSTNQN).map((h) => h.id);
+    assert.equal(registered.length, 1, "the killed create had registered the host object");
+    assert.deepEqual(registeredHostsOf(w.sim), registered, "and noted it in the ledger before connecting");
+    w.sim.updateKnobs((k) => ({ ...k, hangCommands: [] }));
+    const stack = await nextCommand();
+    await stack.up({ a: registering });
+    assert.equal([...stack.resources.values()][0].outputs.hostObjectId, registered[0], "found by NQN, not registered twice");
+    await stack.destroy();
+    assert.deepEqual([ours(w.sim), ledgerOf(w.sim)], [[], {}]);
+    assert.ok(!w.emulator.state.hosts.has(registered[0]), "removed: the ledger remembered that an attachment here registered it");
+    assert.deepEqual(registeredHostsOf(w.sim), []);
     assertForeignUntouched(w.sim, foreign);
   });
 

@@ -80,3 +80,10 @@ export async function nextCommand(projectDir: string, config: Record<string, str
   Object.defineProperty(next, "resources", { value: stack.resources });
   return { host, stack: next };
 }
+
+/** Ids of host objects the ledger says an attachment on this host registered. */
+export function registeredHostsOf(sim: SimHost): string[] {
+  const file = path.join(sim.settings.stateDir, "ledger.json");
+  if (!fs.existsSync(file)) return [];
+  return Object.keys((JSON.parse(fs.readFileSync(file, "utf8")) as { hosts?: Record<string, unknown> }).hosts ?? {}).sort();
+}
