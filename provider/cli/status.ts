@@ -1,0 +1,142 @@
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { hostSettings, type HostSettings } from "../host/access";
+import { LocalHost } from "../host/local";
+import { hostAccessSchema } from "../inputs";
+import { EXTERNAL } from "../ledger/records";
+import { LedgerStore } from "../ledger/store";
+import { describePath } from "../nvme/identity";
+import { readControllers } from "../nvme/sysfs";
+import { hostStatus, type ControllerStatus, type HostStatus } from "../status";
+
+/** One line for `powerflex-nvme --help`. */
+export const summary = "show every NVMe-oF controller on this host and which attachment holds it (or foreign)";
+
+const USAGE = `usage: powerflex-nvme status [--json] [--sysfs-root DIR] [--state-dir DIR] [--etc-nvme-dir DIR]
+
+Lists every fabrics controller on this host (from sysfs) with its identity and state, and for each one
+its record in the ownership ledger: which attachment made it and which ones hold it, or "foreign" when
+no attachment does (another array, another host NQN, another tool, a discovery controller): those are
+never touched. Only reads: it takes no lock and changes nothing.
+
+  --json               the last line of stdout is one JSON object:
+                       {"controllers":[{"device","transport","traddr","trsvcid","subsysnqn","hostnqn",
+                        "state","owners":[...],"createdBy": string|null}]}
+  --sysfs-root DIR     root of sysfs (default /sys)
+  --state-dir DIR      ledger directory (default /run/pulumi-powerflex-nvme)
+  --etc-nvme-dir DIR   where hostnqn lives, to mark this host's own NQN (default /etc/nvme)
+`;
+
+/** Flag -> HostSettings field, so a zod issue can name the flag the user typed. */
+const FLAGS = { "sysfs-root": "sysfsRoot", "state-dir": "stateDir", "etc-nvme-dir": "etcNvmeDir" } as const;
+type Flag = keyof typeof FLAGS;
+const flagOf = (field: PropertyKey | undefined) => Object.entries(FLAGS).find(([, f]) => f === field)?.[0];
+
+/** `powerflex-nvme status ...`. */
+export async function run(argv: string[]): Promise<number> {
+  const fail = (msg: string, code: number) => {
+    process.stderr.write(`powerflex-nvme status: ${msg}\n${code === 2 ? `\n${USAGE}` : ""}`);
+    return code;
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        json: { type: "boolean", default: false },
+        "sysfs-root": { type: "string" },
+        "state-dir": { type: "string" },
+        "etc-nvme-dir": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return fail((err as Error).message, 2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const given = Object.fromEntries((Object.keys(FLAGS) as Flag[]).map((flag) => [FLAGS[flag], values[flag]]));
+  const parsed = hostAccessSchema.pick({ sysfsRoot: true, stateDir: true, etcNvmeDir: true }).safeParse(given);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = flagOf(issue.path[0]);
+    return fail(`--${flag} ${JSON.stringify(values[flag as Flag])}: ${issue.message}`, 2);
+  }
+  const settings = hostSettings(parsed.data);
+  const host = new LocalHost();
+  if ((await host.readDir(settings.sysfsRoot)) === undefined) {
+    return fail(`--sysfs-root ${JSON.stringify(settings.sysfsRoot)}: no such directory`, 2);
+  }
+
+  let status: HostStatus;
+  try {
+    // No lock: the ledger is written by atomic rename, so a plain read is a consistent snapshot.
+    const [observed, ledger] = await Promise.all([
+      readControllers(host, settings, { namespaces: false }),
+      new LedgerStore(host, settings).read(),
+    ]);
+    status = hostStatus(observed, ledger);
+  } catch (err) {
+    return fail((err as Error).message, 1);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ controllers: status.controllers.map(jsonOf) }) + "\n");
+    return 0;
+  }
+  const ownNqn = (await host.readFile(path.posix.join(settings.etcNvmeDir, "hostnqn")))?.trim() || undefined;
+  process.stdout.write(report(status, settings, ownNqn));
+  return 0;
+}
+
+/** Exactly the documented fields, in order. */
+function jsonOf(c: ControllerStatus) {
+  const { device, transport, traddr, trsvcid, subsysnqn, hostnqn, state, owners, createdBy } = c;
+  return { device, transport, traddr, trsvcid, subsysnqn, hostnqn, state, owners, createdBy };
+}
+
+function ownership(c: ControllerStatus): string {
+  if (c.connecting !== undefined && c.owners.length === 0) return `being connected by ${c.connecting}`;
+  if (c.createdBy === null) return "foreign (never touched)";
+  const made = c.createdBy === EXTERNAL ? "was there before us" : `created by ${c.createdBy}`;
+  return `${made}; held by ${c.owners.join(", ")}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+}
+
+function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined): string {
+  const lines = [
+    `host NQN ${ownNqn ?? `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
+    "",
+  ];
+  if (status.controllers.length === 0) {
+    lines.push("No NVMe-oF controllers on this host.");
+  } else {
+    const addr = (c: ControllerStatus) => (c.traddr === null ? "-" : `${c.traddr.includes(":") ? `[${c.traddr}]` : c.traddr}${c.trsvcid === null ? "" : `:${c.trsvcid}`}`);
+    lines.push(
+      ...table([
+        ["DEVICE", "TRANSPORT", "ADDRESS", "STATE", "SUBSYSTEM NQN", "HOST NQN", "OWNERSHIP"],
+        ...status.controllers.map((c) => [
+          c.device, c.transport, addr(c), c.state, c.subsysnqn, c.hostnqn === ownNqn ? "(this host)" : c.hostnqn, ownership(c),
+        ]),
+      ]),
+    );
+  }
+  if (status.stale.length > 0) {
+    lines.push("", "In the ledger but no controller on the host (the next attach or destroy settles them):");
+    for (const s of status.stale) lines.push(`  ${describePath(s.identity)}: held by ${s.owners.join(", ")}`);
+  }
+  if (status.volumes.length > 0) {
+    lines.push("", "Volume mappings held (host object/volume):");
+    for (const v of status.volumes) {
+      lines.push(`  ${v.key}: ${v.createdBy === EXTERNAL ? "was mapped before us" : `mapped by ${v.createdBy}`}; held by ${v.owners.join(", ")}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,80 @@
+import type { FabricsController } from "./nvme/controller";
+import { identityKey, type PathIdentity } from "./nvme/identity";
+import { matchesIdentity } from "./nvme/sysfs";
+import type { Ledger } from "./ledger/records";
+
+/**
+ * What `powerflex-nvme status` reports: every fabrics controller on the host joined with its ledger
+ * record. Pure: the caller reads sysfs and the ledger.
+ */
+
+/** One fabrics controller and who holds it. */
+export interface ControllerStatus {
+  readonly device: string;
+  readonly transport: string;
+  /** From sysfs `address`; null when the transport has none (e.g. `loop`). */
+  readonly traddr: string | null;
+  readonly trsvcid: number | null;
+  readonly subsysnqn: string;
+  readonly hostnqn: string;
+  readonly state: string;
+  /** Owner ids (resource ids) holding the path; empty for a foreign controller. */
+  readonly owners: readonly string[];
+  /** Owner id that made the controller, `external` when it was there before any owner; null when foreign. */
+  readonly createdBy: string | null;
+  /** Owner id whose `nvme connect` for this path is in flight (or was cut short by a crash). */
+  readonly connecting?: string;
+}
+
+/** A ledger record with no controller left on the host (the next locked operation forgets it). */
+export interface StaleRecord {
+  readonly identity: PathIdentity;
+  readonly owners: readonly string[];
+  readonly createdBy: string;
+}
+
+export interface VolumeHoldStatus {
+  /** `<host object id>/<volume id>`. */
+  readonly key: string;
+  readonly owners: readonly string[];
+  readonly createdBy: string;
+}
+
+export interface HostStatus {
+  readonly controllers: readonly ControllerStatus[];
+  readonly stale: readonly StaleRecord[];
+  readonly volumes: readonly VolumeHoldStatus[];
+}
+
+/** Join controllers and ledger. A controller is ours only when a record's identity matches it exactly. */
+export function hostStatus(observed: readonly FabricsController[], ledger: Ledger): HostStatus {
+  const matched = new Set<string>();
+  const controllers = observed.map((c): ControllerStatus => {
+    const key = c.identity ? identityKey(c.identity) : "";
+    const found = ledger.paths[key];
+    // The key matches; matchesIdentity also wants the raw address text (the kernel compares strings).
+    const rec = found && matchesIdentity(c, found.identity) ? found : undefined;
+    const port = c.addressFields.trsvcid;
+    const base = {
+      device: c.device,
+      transport: c.transport,
+      traddr: c.addressFields.traddr ?? null,
+      trsvcid: port !== undefined && /^\d+$/.test(port) ? Number(port) : null,
+      subsysnqn: c.subsysnqn,
+      hostnqn: c.hostnqn,
+      state: c.state,
+    };
+    if (!rec) return { ...base, owners: [], createdBy: null };
+    matched.add(key);
+    // An intent with no owner yet: the connect has not been recorded, so nobody holds it so far.
+    const createdBy = rec.owners.length === 0 ? null : rec.createdBy;
+    return { ...base, owners: [...rec.owners], createdBy, ...(rec.pending ? { connecting: rec.pending.owner } : {}) };
+  });
+  const stale = Object.entries(ledger.paths)
+    .filter(([key, rec]) => !matched.has(key) && rec.owners.length > 0)
+    .map(([, rec]) => ({ identity: rec.identity, owners: [...rec.owners], createdBy: rec.createdBy }));
+  const volumes = Object.entries(ledger.volumes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, hold]) => ({ key, owners: [...hold.owners], createdBy: hold.createdBy }));
+  return { controllers, stale, volumes };
+}

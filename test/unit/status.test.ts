@@ -1,0 +1,47 @@
+import { strict as assert } from "node:assert";
+import type { FabricsController } from "../../provider/nvme/controller";
+import type { PathIdentity } from "../../provider/nvme/identity";
+import { addOwner, emptyLedger, EXTERNAL, recordCreated } from "../../provider/ledger/records";
+import { hostStatus } from "../../provider/status";
+
+const NQN = "nqn.1988-11.com.dell:powerflex:00:abc123";
+const HOST = "nqn.2014-08.org.nvmexpress:uuid:11111111-1111-1111-1111-111111111111";
+const HOSTID = "11111111-1111-1111-1111-111111111111";
+const id = (traddr: string): PathIdentity => ({ transport: "tcp", traddr, trsvcid: 4420, subsysnqn: NQN, hostnqn: HOST, hostid: HOSTID });
+
+/** A controller as the sysfs reader returns it; `rawTraddr` is the address text the kernel shows. */
+function ctrl(device: string, identity: PathIdentity | undefined, rawTraddr = identity?.traddr, transport = "tcp"): FabricsController {
+  const addressFields: Record<string, string> = rawTraddr === undefined ? {} : { traddr: rawTraddr, trsvcid: "4420" };
+  return {
+    device, transport, address: "", addressFields, subsysnqn: NQN, hostnqn: HOST, hostid: HOSTID, state: "live", cntrltype: "io",
+    ...(identity ? { identity } : {}), namespaces: [],
+  };
+}
+
+describe("hostStatus (what `powerflex-nvme status` reports)", () => {
+  it("joins controllers with their records; unmatched controllers are foreign, records without a controller are stale", () => {
+    const ledger = emptyLedger();
+    recordCreated(ledger, id("10.0.0.1"), "A", "nvme1");
+    addOwner(ledger, id("10.0.0.1"), "B", "A");
+    addOwner(ledger, id("10.0.0.2"), "A", EXTERNAL, "nvme2");
+    recordCreated(ledger, id("10.0.0.9"), "C", "nvme9");
+    ledger.volumes["h/v"] = { createdBy: EXTERNAL, owners: ["A"] };
+    const s = hostStatus([ctrl("nvme0", undefined, undefined, "loop"), ctrl("nvme1", id("10.0.0.1")), ctrl("nvme2", id("10.0.0.2"))], ledger);
+    assert.deepEqual(s.controllers.map((c) => [c.device, c.traddr, c.trsvcid, c.owners, c.createdBy]), [
+      ["nvme0", null, null, [], null],
+      ["nvme1", "10.0.0.1", 4420, ["A", "B"], "A"],
+      ["nvme2", "10.0.0.2", 4420, ["A"], EXTERNAL],
+    ]);
+    assert.deepEqual(s.stale.map((r) => [r.identity.traddr, r.owners]), [["10.0.0.9", ["C"]]]);
+    assert.deepEqual(s.volumes, [{ key: "h/v", owners: ["A"], createdBy: EXTERNAL }]);
+  });
+
+  it("an address the kernel shows in another text form is another path: foreign, and our record is stale", () => {
+    const ledger = emptyLedger();
+    recordCreated(ledger, id("fd00::3"), "A", "nvme1");
+    // Same canonical identity, but the kernel compares address strings: this is not our controller.
+    const s = hostStatus([ctrl("nvme1", id("fd00::3"), "fd00:0::3")], ledger);
+    assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
+    assert.equal(s.stale.length, 1);
+  });
+});
