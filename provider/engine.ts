@@ -36,6 +36,8 @@ export interface AttachedPath {
   readonly origin: "created" | "adopted";
   /** Controller name at the time (a hint). */
   readonly device: string;
+  /** `connecting`: the controller exists but has not reached the target yet (the kernel keeps retrying). */
+  readonly state: "live" | "connecting";
 }
 
 export interface PathFailure {
@@ -119,6 +121,11 @@ function subsystemOf(paths: readonly PathIdentity[]): { subsysnqn?: string } {
   return nqns.size === 1 ? { subsysnqn: [...nqns][0] } : {};
 }
 
+/** Whether the controller reached its target: `live`, else `connecting` (new, connecting, resetting). */
+function liveness(present: readonly FabricsController[], device: string): "live" | "connecting" {
+  return present.find((c) => c.device === device)?.state === "live" ? "live" : "connecting";
+}
+
 export class NvmeEngine {
   private readonly store: LedgerStore;
 
@@ -178,20 +185,22 @@ export class NvmeEngine {
         if (present.length > 0) {
           const lost = !outcome.ok && outcome.failure.class === "already-connected";
           const device = (outcome.ok && present.find((c) => c.device === outcome.device)?.device) || present[0].device;
+          const state = liveness(present, device);
           if (lost) {
             // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
             clearPending(tx.ledger, a.identity);
             addOwner(tx.ledger, a.identity, owner, EXTERNAL, device);
             adoptedNow.push(a.identity);
-            held.push({ identity: a.identity, origin: "adopted", device });
+            held.push({ identity: a.identity, origin: "adopted", device, state });
           } else {
             recordCreated(tx.ledger, a.identity, owner, device);
-            const path: AttachedPath = { identity: a.identity, origin: "created", device };
+            const path: AttachedPath = { identity: a.identity, origin: "created", device, state };
             made.push(path);
             held.push(path);
           }
         } else {
-          clearPending(tx.ledger, a.identity);
+          // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
+          if (outcome.ok || outcome.failure.class !== "timeout") clearPending(tx.ledger, a.identity);
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
@@ -203,10 +212,11 @@ export class NvmeEngine {
         if (a.kind === "adopt") {
           addOwner(tx.ledger, a.identity, owner, a.createdBy, a.device);
           adoptedNow.push(a.identity);
-          held.push({ identity: a.identity, origin: "adopted", device: a.device });
+          // createdBy === owner: an orphan our own earlier, interrupted attempt made.
+          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
         } else if (a.kind === "keep") {
           const rec = recordOf(tx.ledger, a.identity);
-          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.device });
+          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
         }
       }
 
@@ -228,7 +238,12 @@ export class NvmeEngine {
 
   /** Undo an attach: disconnect what it created, drop the ownership it took. Returns what could not be undone. */
   private async rollback(tx: LedgerTransaction, owner: string, made: readonly AttachedPath[], adopted: readonly PathIdentity[]): Promise<string[]> {
-    for (const id of adopted) removeOwner(tx.ledger, id, owner);
+    for (const id of adopted) {
+      const rec = recordOf(tx.ledger, id);
+      // An orphan an interrupted attempt made, adopted by this call: it goes back to being an orphan.
+      if (rec && rec.createdBy !== EXTERNAL && rec.owners.length === 1 && rec.owners[0] === owner) rec.owners = [];
+      else removeOwner(tx.ledger, id, owner);
+    }
     const problems: string[] = [];
     if (made.length === 0) return problems;
     const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
@@ -332,6 +347,19 @@ export class NvmeEngine {
       await tx.save();
       return hold.createdBy !== EXTERNAL;
     });
+  }
+
+  /** Remember, or with `registered: false` forget, that an attachment on this host registered this host object. */
+  async markRegisteredHost(id: string, nqn: string, registered: boolean): Promise<void> {
+    await this.store.transact(async (tx) => {
+      if (registered) tx.ledger.hosts[id] = { nqn };
+      else delete tx.ledger.hosts[id];
+    });
+  }
+
+  /** Read-only: whether an attachment on this host registered this host object. */
+  async registeredHost(id: string): Promise<boolean> {
+    return (await this.store.read()).hosts[id] !== undefined;
   }
 
   /** Read-only: owners in the ledger holding any path as this host NQN (e.g. before removing its host object). */

@@ -78,22 +78,40 @@ export interface Gateway {
   removeRegisteredHost(id: string, log: (message: string) => void): Promise<void>;
 }
 
+/** Host registrations under way in this process, per endpoint + NQN: parallel creates look up, then register once. */
+const registering = new Map<string, Promise<unknown>>();
+
 export function gatewayFor(inputs: Pick<Inputs, "gateway">, config: StackConfig, logger?: Logger): Gateway {
   const client = PowerFlexClient.shared(gatewayOptions(inputs, config), logger);
+  const ensure = async (i: Pick<Inputs, "host">, hostnqn: string) => {
+    const found = await client.findNvmeHostByNqn(hostnqn);
+    if (found) return { id: found.id, registered: false };
+    if (!i.host?.register) {
+      throw new Error(
+        `PowerFlex ${client.endpoint} has no NVMe host with NQN ${hostnqn}, so its SDTs would refuse this host. ` +
+          `Set host.register: true to have it registered (and removed on destroy), or add it in PowerFlex first.`,
+      );
+    }
+    try {
+      const created = await client.createNvmeHost({ nqn: hostnqn, ...(i.host.name !== undefined ? { name: i.host.name } : {}) });
+      return { id: created.id, registered: true };
+    } catch (err) {
+      // Another process registered the NQN between our look-up and our POST: use its host object.
+      const now = await client.findNvmeHostByNqn(hostnqn).catch(() => undefined);
+      if (now) return { id: now.id, registered: false };
+      throw err;
+    }
+  };
   return {
     client,
     endpoint: client.endpoint,
-    async ensureHost(i, hostnqn) {
-      const found = await client.findNvmeHostByNqn(hostnqn);
-      if (found) return { id: found.id, registered: false };
-      if (!i.host?.register) {
-        throw new Error(
-          `PowerFlex ${client.endpoint} has no NVMe host with NQN ${hostnqn}, so its SDTs would refuse this host. ` +
-            `Set host.register: true to have it registered (and removed on destroy), or add it in PowerFlex first.`,
-        );
-      }
-      const created = await client.createNvmeHost({ nqn: hostnqn, ...(i.host.name !== undefined ? { name: i.host.name } : {}) });
-      return { id: created.id, registered: true };
+    ensureHost(i, hostnqn) {
+      const key = `${client.endpoint}\u0000${hostnqn.toLowerCase()}`;
+      const run = (registering.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => ensure(i, hostnqn));
+      registering.set(key, run);
+      return run.finally(() => {
+        if (registering.get(key) === run) registering.delete(key);
+      });
     },
     async removeRegisteredHost(id, log) {
       const mapped = await client.listVolumesOfHost(id);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import { attachmentHost, settingsFor, type AttachmentHost } from "./attachment-host";
-import { gatewayFor, type StackConfig } from "./gateway";
+import { gatewayFor, type Gateway, type StackConfig } from "./gateway";
 import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
 import { describePath, identityKey } from "./nvme/identity";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
@@ -49,6 +49,9 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
     ...(inputs.minPaths !== undefined ? { minPaths: inputs.minPaths } : {}),
   });
   for (const f of result.failures) host.log(`warning: ${describePath(f.identity)} is not connected: ${f.message}`);
+  for (const p of result.paths.filter((x) => x.state === "connecting")) {
+    host.log(`warning: ${describePath(p.identity)} (${p.device}) is still connecting: the kernel keeps retrying until ctrl-loss-tmo; \`pulumi refresh\` shows when it is live`);
+  }
   const held = new Map(result.paths.map((p) => [identityKey(p.identity), p]));
   return targets.paths.flatMap((p): StatePath[] => {
     const h = held.get(identityKey(p.identity));
@@ -67,7 +70,7 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
       hostIface: id.hostIface ?? null,
       device: h.device,
       origin: h.origin,
-      state: "live",
+      state: h.state,
     }];
   });
 }
@@ -83,6 +86,20 @@ function volumeChanges(held: readonly HeldVolume[], wanted: readonly VolumeSpec[
     add: wanted.filter((w) => !held.some((h) => same(h, w))),
     drop: held.filter((h) => !wanted.some((w) => same(h, w))),
   };
+}
+
+/**
+ * Remove a host object an attachment on this host registered, once no attachment here uses its NQN (the
+ * ledger remembers who registered it, so the last user removes it even when another one registered it).
+ */
+async function releaseHostObject(host: AttachmentHost, gw: () => Gateway, hostObjectId: string, hostNqn: string): Promise<void> {
+  const others = await host.engine.ownersOfHostNqn(hostNqn);
+  if (others.length > 0) {
+    host.log(`kept the NVMe host object ${hostObjectId} we registered: ${others.length} other attachment(s) on this host still use ${hostNqn}`);
+    return;
+  }
+  await gw().removeRegisteredHost(hostObjectId, host.log);
+  await host.engine.markRegisteredHost(hostObjectId, hostNqn, false);
 }
 
 /** Changes of inputs that make another attachment (another identity on the host or another array). */
@@ -167,6 +184,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
         beforeDiscovery: async (systemId) => {
           registration = await gw.ensureHost(inputs, identity.hostnqn);
+          if (registration.registered) await host.engine.markRegisteredHost(registration.id, identity.hostnqn, true);
           volumes = await mapVolumes(gw.client, host.engine, owner, registration.id, systemId, inputs.volumes ?? []);
         },
       });
@@ -194,7 +212,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         fn().catch((e: Error) => host.log(`warning: could not undo ${what}: ${e.message}`));
       if (paths.length > 0) await undo("the paths connected", () => host.engine.release(owner, paths.map(identityOf), { force: false }));
       if (volumes.length > 0 && registration) await undo("the volume mappings made", () => unmapVolumes(gw.client, host.engine, owner, registration!.id, volumes));
-      if (registration?.registered) await undo(`the NVMe host object ${registration.id} registered`, () => gw.removeRegisteredHost(registration!.id, host.log));
+      if (registration?.registered) await undo(`the NVMe host object ${registration.id} registered`, () => releaseHostObject(host, () => gw, registration!.id, identity.hostnqn));
       throw err;
     }
   },
@@ -245,7 +263,11 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       knownSubsystemNqn: state.subsystemNqn,
       beforeDiscovery: async (systemId) => {
         if (add.length === 0) return;
-        hostObjectId ??= (await gw.ensureHost(inputs, identity.hostnqn)).id;
+        if (!hostObjectId) {
+          const r = await gw.ensureHost(inputs, identity.hostnqn);
+          if (r.registered) await host.engine.markRegisteredHost(r.id, identity.hostnqn, true);
+          hostObjectId = r.id;
+        }
         added = await mapVolumes(gw.client, host.engine, id, hostObjectId, systemId, add);
       },
     });
@@ -295,12 +317,16 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
     }
     await host.engine.release(id, state.paths.map(identityOf), { force });
-    if (!state.hostRegistered || !state.hostObjectId) return;
-    const others = await host.engine.ownersOfHostNqn(state.hostNqn);
-    if (others.length > 0) {
-      host.log(`kept the NVMe host object ${state.hostObjectId} we registered: ${others.length} other attachment(s) on this host still use ${state.hostNqn}`);
-      return;
+    if (!state.hostObjectId) return;
+    if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
+    try {
+      await releaseHostObject(host, () => gateway(inputs, host), state.hostObjectId, state.hostNqn);
+    } catch (err) {
+      // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
+      throw new Error(
+        `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
+          `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
+      );
     }
-    await gateway(inputs, host).removeRegisteredHost(state.hostObjectId, host.log);
   },
 };

@@ -1,4 +1,4 @@
-import type { PowerFlexClient, ProtectionDomain, System } from "./powerflex";
+import { PowerFlexError, type PowerFlexClient, type ProtectionDomain, type System } from "./powerflex";
 
 /**
  * The system and protection domain an attachment names, looked up once per gateway client for a minute.
@@ -27,8 +27,8 @@ export function placementOf(client: PowerFlexClient, systemId: string | undefine
   const hit = entries.get(key);
   if (hit && now() - hit.at < TTL_MS) return hit.placement;
   const placement = (async () => {
-    const system = await client.getSystem(systemId);
-    return { system, protectionDomain: await client.getProtectionDomain(protectionDomain, system.id) };
+    const system = await client.getSystem(systemId).catch(naming("system"));
+    return { system, protectionDomain: await client.getProtectionDomain(protectionDomain, system.id).catch(naming("protectionDomain")) };
   })();
   const entry = { at: now(), placement };
   entries.set(key, entry);
@@ -37,4 +37,12 @@ export function placementOf(client: PowerFlexClient, systemId: string | undefine
     if (entries.get(key) === entry) entries.delete(key);
   });
   return placement;
+}
+
+/** Prefix a not-found error with the input that named the missing object (once: the promise is shared). */
+function naming(field: string) {
+  return (err: unknown): never => {
+    if (err instanceof PowerFlexError && err.kind === "notFound") err.message = `${field}: ${err.message}`;
+    throw err;
+  };
 }

@@ -69,7 +69,8 @@ export function planAttach({ desired, observed, ledger, owner }: AttachInput): A
     if (rec?.owners.includes(owner)) {
       actions.push({ kind: "keep", identity: id, device: ctrl.device, reason: `${ctrl.device} is already ours` });
     } else {
-      const createdBy = rec && rec.owners.length > 0 ? rec.createdBy : EXTERNAL;
+      // A record without owners is an orphan a crashed attempt made (see reconcilePending): still ours to cut.
+      const createdBy = rec ? rec.createdBy : EXTERNAL;
       const who = createdBy === EXTERNAL ? "it was there before us" : `made by ${createdBy}`;
       actions.push({ kind: "adopt", identity: id, device: ctrl.device, createdBy, reason: `${ctrl.device} is live (${who})` });
     }
@@ -95,7 +96,8 @@ export function planRelease({ release, observed, ledger, owner, force }: Release
     if (seen.has(key)) continue;
     seen.add(key);
     const rec = ledger.paths[key];
-    if (!rec || !rec.owners.includes(owner)) continue; // not ours: nothing to do, ever
+    const orphanWeMade = rec !== undefined && rec.owners.length === 0 && rec.createdBy === owner;
+    if (!rec || (!rec.owners.includes(owner) && !orphanWeMade)) continue; // not ours: nothing to do, ever
     const matches = controllersOf(observed, id);
     const others = rec.owners.filter((o) => o !== owner);
     if (others.length > 0) {
@@ -145,25 +147,32 @@ function guardInUse(actions: Action[], observed: readonly FabricsController[], f
 }
 
 /**
- * Settle intents left by a crash between "intent written" and "ledger committed": a present controller
- * was made by the owner that meant to connect it; an absent one never came to be.
- * With `subsysnqn`, `observed` holds only that subsystem's controllers, so only its intents are settled.
+ * Settle intents left by a crash between "intent written" and "ledger committed", or by a connect that
+ * timed out (the kernel may finish it after nvme-cli was killed): a present controller was made by the
+ * owner that meant to connect it; an absent one never came to be. The owner is not added: its operation
+ * never returned, so nobody may know that owner id again. The controller stays recorded as an orphan we
+ * made (no owners, `createdBy` an owner): the next attach of that path adopts it and the last owner's
+ * release disconnects it. An orphan whose controller is gone is forgotten.
+ * With `subsysnqn`, `observed` holds only that subsystem's controllers, so only its records are settled.
  * Returns the keys it changed (the caller saves the ledger when any did).
  */
 export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], subsysnqn?: string): string[] {
   const changed: string[] = [];
   for (const [key, rec] of Object.entries(ledger.paths)) {
-    if (!rec.pending) continue;
     if (subsysnqn !== undefined && rec.identity.subsysnqn !== subsysnqn) continue; // not scanned: cannot judge
     const matches = controllersOf(observed, rec.identity);
-    if (matches.length > 0) {
-      rec.createdBy = rec.pending.owner;
-      if (!rec.owners.includes(rec.pending.owner)) rec.owners.push(rec.pending.owner);
-      rec.device = matches[0].device;
+    if (rec.pending) {
+      if (matches.length > 0) {
+        rec.createdBy = rec.pending.owner;
+        rec.device = matches[0].device;
+      }
+      delete rec.pending;
+      if (rec.owners.length === 0 && matches.length === 0) delete ledger.paths[key];
+      changed.push(key);
+    } else if (rec.owners.length === 0 && matches.length === 0) {
+      delete ledger.paths[key];
+      changed.push(key);
     }
-    delete rec.pending;
-    if (rec.owners.length === 0) delete ledger.paths[key];
-    changed.push(key);
   }
   return changed;
 }

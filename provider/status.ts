@@ -66,8 +66,9 @@ export function hostStatus(observed: readonly FabricsController[], ledger: Ledge
     };
     if (!rec) return { ...base, owners: [], createdBy: null };
     matched.add(key);
-    // An intent with no owner yet: the connect has not been recorded, so nobody holds it so far.
-    const createdBy = rec.owners.length === 0 ? null : rec.createdBy;
+    // An intent with no owner yet: the connect has not been recorded, so nobody holds it so far. Without an
+    // intent, a record nobody holds is an orphan an interrupted attempt made (still ours to remove).
+    const createdBy = rec.owners.length === 0 && rec.pending ? null : rec.createdBy;
     return { ...base, owners: [...rec.owners], createdBy, ...(rec.pending ? { connecting: rec.pending.owner } : {}) };
   });
   const stale = Object.entries(ledger.paths)

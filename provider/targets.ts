@@ -46,6 +46,16 @@ export async function planTargets(
 ): Promise<PlannedTargets> {
   const { system, protectionDomain: pd } = await placementOf(client, inputs.system, inputs.protectionDomain);
   const sdts = await client.listSdts(pd.id);
+  // A name that matches no SDT is a typo or a stale input: say so rather than plan without it.
+  const known = (name: string) => sdts.some((t) => t.id === name || t.name === name);
+  const named = [...(inputs.sdts ?? []).map((s, i) => [`sdts.${i}`, s]), ...(inputs.addresses ?? []).map((a, i) => [`addresses.${i}.sdt`, a.sdt])];
+  const unknown = named.filter(([, name]) => !known(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `${unknown.map(([field, name]) => `${field}: "${name}" is no SDT of protection domain "${inputs.protectionDomain}"`).join("; ")} ` +
+        `(its SDTs: ${sdts.map((t) => t.name ?? t.id).join(", ") || "none"})`,
+    );
+  }
   const overrides: Record<string, string[]> = {};
   for (const a of inputs.addresses ?? []) (overrides[a.sdt] ??= []).push(a.traddr);
   const plan = planPaths({ system, sdts, roles: inputs.roles, sdtFilter: inputs.sdts, addressOverrides: overrides });
@@ -80,6 +90,7 @@ export async function planTargets(
   };
 }
 
+/** A not-found answer is about an input: put the input's name in front of the message. */
 function portOverride(inputs: Pick<Inputs, "addresses">, p: PlannedPath): number | undefined {
   return inputs.addresses?.find((a) => (a.sdt === p.sdtId || a.sdt === p.sdtName) && a.traddr === p.traddr)?.trsvcid;
 }

@@ -101,6 +101,7 @@ function jsonOf(c: ControllerStatus) {
 function ownership(c: ControllerStatus): string {
   if (c.connecting !== undefined && c.owners.length === 0) return `being connected by ${c.connecting}`;
   if (c.createdBy === null) return "foreign (never touched)";
+  if (c.owners.length === 0) return `created by ${c.createdBy}, whose operation was cut short; held by nobody (the next attach adopts it)`;
   const made = c.createdBy === EXTERNAL ? "was there before us" : `created by ${c.createdBy}`;
   return `${made}; held by ${c.owners.join(", ")}`;
 }

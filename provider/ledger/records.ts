@@ -51,6 +51,11 @@ export const ledgerSchema = z.object({
   paths: z.record(z.string(), recordSchema),
   /** Key: `<host object id>/<volume id>`. Absent in ledgers written before volumes existed. */
   volumes: z.record(z.string(), volumeHoldSchema).default({}),
+  /**
+   * NVMe host objects (by id) an attachment on this host registered in PowerFlex: whichever attachment is
+   * the last to use the host NQN removes it, also when another one registered it. Absent in older ledgers.
+   */
+  hosts: z.record(z.string(), z.object({ nqn: z.string() })).default({}),
 });
 
 export type LedgerRecord = z.infer<typeof recordSchema>;
@@ -59,7 +64,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 export type VolumeHold = z.infer<typeof volumeHoldSchema>;
 
 export function emptyLedger(): Ledger {
-  return { version: 1, paths: {}, volumes: {} };
+  return { version: 1, paths: {}, volumes: {}, hosts: {} };
 }
 
 export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {

@@ -170,7 +170,7 @@ describe("host engine on the simulated host", function () {
     assertOnlyDisconnected(sim, a.paths.map((p) => p.device));
   });
 
-  it("a crash between intent and connect is reconciled: controller present -> ours, absent -> dropped", async () => {
+  it("a crash between intent and connect is reconciled: controller present -> an orphan A made, absent -> dropped", async () => {
     const sim = createSimHost(dir, { version: "2.11" });
     const foreign = addForeign(sim);
     // The crashed process wrote intents for two paths; only the first connect happened.
@@ -186,7 +186,7 @@ describe("host engine on the simulated host", function () {
     assert.equal(obs.paths.length, 1);
     const ledger = JSON.parse(readFileSync(ledgerFile, "utf8"));
     assert.deepEqual(ledger.paths[key(SDT1)].createdBy, "A");
-    assert.deepEqual(ledger.paths[key(SDT1)].owners, ["A"]);
+    assert.deepEqual(ledger.paths[key(SDT1)].owners, [], "A's operation never returned: nobody holds it, A made it");
     assert.equal(ledger.paths[key(SDT2)], undefined);
     // A's destroy can then remove what it made.
     const r = await engine.release("A", [SDT1, SDT2]);

@@ -227,15 +227,22 @@ describe("planner rules", () => {
     assert.equal(planAttach({ desired: [p], observed: [ctrl("nvme0", p, "connecting")], ledger: emptyLedger(), owner: ME })[0].kind, "adopt");
   });
 
-  it("reconciles a crash: intent with a controller becomes ours, intent without one is dropped", () => {
+  it("reconciles a crash: intent with a controller becomes an orphan we made, intent without one is dropped", () => {
     const q = POOL[1];
     const ledger = emptyLedger();
     markPending(ledger, p, ME, new Date(0));
     markPending(ledger, q, ME, new Date(0));
     const changed = reconcilePending(ledger, [ctrl("nvme4", p, "live")]);
     assert.equal(changed.length, 2);
-    assert.deepEqual(ledger.paths[identityKey(p)], { identity: p, createdBy: ME, owners: [ME], device: "nvme4" });
+    assert.deepEqual(ledger.paths[identityKey(p)], { identity: p, createdBy: ME, owners: [], device: "nvme4" });
     assert.equal(ledger.paths[identityKey(q)], undefined);
+    // Another owner adopts the orphan and, as its last owner, disconnects it; the maker's release does too.
+    const [adopt] = planAttach({ desired: [p], observed: [ctrl("nvme4", p, "live")], ledger, owner: "other" });
+    assert.deepEqual([adopt.kind, adopt.kind === "adopt" && adopt.createdBy], ["adopt", ME]);
+    assert.equal(planRelease({ release: [p], observed: [ctrl("nvme4", p, "live")], ledger, owner: ME, force: false })[0].kind, "disconnect");
+    // An orphan whose controller went is forgotten at the next scan.
+    assert.deepEqual(reconcilePending(ledger, []), [identityKey(p)]);
+    assert.deepEqual(ledger.paths, {});
   });
 
   it("settles only the intents of the subsystem that was scanned", () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { FabricsController } from "../../provider/nvme/controller";
-import type { PathIdentity } from "../../provider/nvme/identity";
+import { identityKey, type PathIdentity } from "../../provider/nvme/identity";
 import { addOwner, emptyLedger, EXTERNAL, recordCreated } from "../../provider/ledger/records";
 import { hostStatus } from "../../provider/status";
 
@@ -34,6 +34,13 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
     ]);
     assert.deepEqual(s.stale.map((r) => [r.identity.traddr, r.owners]), [["10.0.0.9", ["C"]]]);
     assert.deepEqual(s.volumes, [{ key: "h/v", owners: ["A"], createdBy: EXTERNAL }]);
+  });
+
+  it("an orphan an interrupted attempt made is ours (createdBy set, no owners), not foreign", () => {
+    const ledger = emptyLedger();
+    ledger.paths[identityKey(id("10.0.0.3"))] = { identity: id("10.0.0.3"), createdBy: "A", owners: [], device: "nvme3" };
+    const s = hostStatus([ctrl("nvme3", id("10.0.0.3"))], ledger);
+    assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], "A"]);
   });
 
   it("an address the kernel shows in another text form is another path: foreign, and our record is stale", () => {
