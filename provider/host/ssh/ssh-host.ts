@@ -31,20 +31,24 @@ const ALIAS = "pfnvme-target";
 /** Reads sent in one round trip at most (keeps the remote command line short). */
 const BATCH_MAX = 200;
 
-/**
- * Run a function on the remote host with the status marker after it. `op` sees the arguments as "$@";
- * with `watch`, the command dies when our stdin closes (we were killed, timed out, or the connection
- * dropped), so nothing keeps running on the host after we stopped waiting for it.
- */
-function script(body: string, watch = false): string {
-  const call = watch
-    ? `exec 3<&0\n"$@" </dev/null 3<&- &\nc=$!\n(cat <&3 >/dev/null 2>&1; kill -TERM "$c" 2>/dev/null) >/dev/null 2>&1 &\nw=$!\nexec 3<&-\nwait "$c"; s=$?\nkill "$w" 2>/dev/null`
-    : `op() {\n${body}\n}\nop "$@"; s=$?`;
+/** The status marker after `call`: a missing marker means the command did not finish. */
+function withStatus(call: string): string {
   return `${call}\nprintf '\\n${EXIT_MARK}%d\\n' "$s" >&2\n`;
 }
 
-/** Any command, killed on the host when our side goes away. */
-const RUN = script("", true);
+/** A shell function body run with the arguments as "$@". */
+function script(body: string): string {
+  return withStatus(`op() {\n${body}\n}\nop "$@"; s=$?`);
+}
+
+/**
+ * Any command ("$@"), killed on the host when our stdin closes (we timed out, died, or the connection
+ * dropped), so nothing keeps running there after we stopped waiting for it. Background jobs get
+ * /dev/null as stdin, hence the copy on descriptor 3 for the watcher.
+ */
+const RUN = withStatus(
+  `exec 3<&0\n"$@" </dev/null 3<&- &\nc=$!\n(cat <&3 >/dev/null 2>&1; kill -TERM "$c" 2>/dev/null) >/dev/null 2>&1 &\nw=$!\nexec 3<&-\nwait "$c"; s=$?\nkill "$w" 2>/dev/null`,
+);
 
 /** Batched reads: one line per request, `y:<base64>` (found), `n:` (missing) or `e:<base64 message>`. */
 const READS = script(`while [ $# -gt 1 ]; do
