@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { NvmeEngine } from "./engine";
-import { hostSettings, type HostSettings } from "./host/access";
-import { LocalHost } from "./host/local";
-import type { Inputs } from "./inputs";
+import { hostSettings, type HostAccess, type HostSettings } from "./host/access";
+import { hostAccessFor } from "./host/for-settings";
+import { sameMachine, type SshTarget } from "./host/ssh/target";
+import type { Inputs, SshInputs } from "./inputs";
 import { NvmeCli } from "./nvme/cli";
 import type { FabricsController } from "./nvme/controller";
 import { readControllers } from "./nvme/sysfs";
@@ -14,6 +16,8 @@ import { readHostIdentity, type HostIdentity } from "./nvme/hostid";
  */
 export interface AttachmentHost {
   readonly settings: HostSettings;
+  /** The door to the host: this machine, or the remote host over SSH. */
+  readonly access: HostAccess;
   readonly engine: NvmeEngine;
   readonly cli: NvmeCli;
   /** Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn` and `/etc/nvme/hostid`. */
@@ -24,29 +28,45 @@ export interface AttachmentHost {
   log(message: string): void;
 }
 
-const local = new LocalHost();
 const hosts = new Map<string, AttachmentHost>();
 
-/** Settings from the `hostAccess` input, or as stored in state (`stored` wins: it is what we connected with). */
+/** The SSH target of the `hostAccess.ssh` input, without the private key (that never goes into settings). */
+export function sshTargetOf(ssh: SshInputs): SshTarget {
+  return { host: ssh.host, port: ssh.port ?? 22, user: ssh.user, hostKey: ssh.hostKey.trim(), agent: ssh.agent ?? false, sudo: ssh.sudo ?? ssh.user !== "root" };
+}
+
+/**
+ * Settings from the `hostAccess` input, or as stored in state (`stored` wins: it is what we connected
+ * with). The way in to the same remote machine (user, host key, sudo) may change without a replace, so
+ * it comes from the inputs when they name the stored machine.
+ */
 export function settingsFor(inputs: Pick<Inputs, "hostAccess">, stored?: HostSettings): HostSettings {
-  return stored ? hostSettings(stored) : hostSettings(inputs.hostAccess ?? {});
+  const { ssh, ...paths } = inputs.hostAccess ?? {};
+  const given = hostSettings({ ...paths, ...(ssh ? { ssh: sshTargetOf(ssh) } : {}) });
+  if (!stored) return given;
+  const kept = hostSettings(stored);
+  return given.ssh && sameMachine(given.ssh, kept.ssh) ? { ...kept, ssh: given.ssh } : kept;
 }
 
 export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: HostSettings): AttachmentHost {
   const settings = settingsFor(inputs, stored);
-  const key = JSON.stringify(settings);
+  const privateKey = inputs.hostAccess?.ssh?.privateKey;
+  // Another key is another way in: its own connection (keyed by a digest; the key itself stays here).
+  const key = JSON.stringify([settings, privateKey && createHash("sha256").update(privateKey).digest("hex")]);
   let h = hosts.get(key);
   if (!h) {
-    const cli = new NvmeCli(local, settings);
+    const access = hostAccessFor(settings, { privateKey });
+    const cli = new NvmeCli(access, settings);
     h = {
       settings,
+      access,
       cli,
-      engine: NvmeEngine.on(local, settings),
+      engine: NvmeEngine.on(access, settings),
       identity: async (i) => {
-        const id = await readHostIdentity(local, settings, { nqn: i.host?.nqn, id: i.host?.id });
+        const id = await readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id });
         return { ...id, hostid: id.hostid.toLowerCase() };
       },
-      controllers: () => readControllers(local, settings),
+      controllers: () => readControllers(access, settings),
       log: (message) => process.stdout.write(`powerflex-nvme: ${message}\n`),
     };
     hosts.set(key, h);

@@ -6,6 +6,7 @@ export type {
   HostArgs,
   ConnectArgs,
   HostAccessArgs,
+  SshArgs,
   AddressArgs,
   AttachmentPath,
   AttachmentDevice,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseHostKey } from "./host/ssh/host-key";
 import { canonicalIp, isIp } from "./nvme/identity";
 
 /**
@@ -78,12 +79,45 @@ export const connectSchema = z.strictObject({
 const absolutePath = (what: string) =>
   text(what, 4096).refine((s) => s.startsWith("/"), `${what} must be an absolute path`);
 
+/** A DNS name or an IP address; never something ssh could read as an option. */
+const sshHost = z
+  .string({ error: "must be a host name or IP address string" })
+  .refine(
+    (s) => isIp(s) || (/^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/.test(s) && s.length <= 253),
+    "must be a host name (letters, digits, '-', '.', not starting with '-') or an IP address, without user@ or :port",
+  );
+
+export const sshSchema = z
+  .strictObject({
+    host: sshHost,
+    port: port.optional(),
+    user: z
+      .string({ error: "must be a user name string" })
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "must be a Unix user name (letters, digits, '_', '.', '-'; not starting with '-' or a digit; at most 32)"),
+    /** Kept secret: the resource marks `hostAccess` as a secret output. */
+    privateKey: z
+      .string({ error: "must be a private key (PEM or OpenSSH) string" })
+      .max(16384, "is longer than 16384 characters")
+      .refine((s) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s) && /-----END [A-Z ]*PRIVATE KEY-----/.test(s), "must be a private key in PEM or OpenSSH format (-----BEGIN … PRIVATE KEY-----)")
+      .refine((s) => !/^Proc-Type: 4,ENCRYPTED/m.test(s), "is encrypted with a passphrase; give an unencrypted key or use agent: true")
+      .optional(),
+    agent: z.boolean({ error: "must be true or false" }).optional(),
+    hostKey: z.string({ error: "must be a known_hosts line, a public key or a SHA256 fingerprint" }).check((ctx) => {
+      const r = parseHostKey(ctx.value);
+      if (typeof r === "string") ctx.issues.push({ code: "custom", message: r, input: ctx.value });
+    }),
+    sudo: z.boolean({ error: "must be true or false" }).optional(),
+  })
+  .refine((s) => s.privateKey !== undefined || s.agent === true, { message: "give privateKey, or set agent: true to use the ssh-agent at $SSH_AUTH_SOCK", path: ["privateKey"] });
+
 export const hostAccessSchema = z.strictObject({
   nvmeCli: text("nvmeCli", 4096).optional(),
   sysfsRoot: absolutePath("sysfsRoot").optional(),
   stateDir: absolutePath("stateDir").optional(),
   etcNvmeDir: absolutePath("etcNvmeDir").optional(),
   mountsFile: absolutePath("mountsFile").optional(),
+  /** Reach the host over SSH; the paths above are then on that host. */
+  ssh: sshSchema.optional(),
 });
 
 const role = z.enum(["StorageAndHost", "HostOnly"], {
@@ -126,6 +160,7 @@ export const inputsSchema = z.strictObject({
 export type Inputs = z.infer<typeof inputsSchema>;
 export type ConnectInputs = z.infer<typeof connectSchema>;
 export type GatewayInputs = z.infer<typeof gatewaySchema>;
+export type SshInputs = z.infer<typeof sshSchema>;
 
 /** The input property names: what `read` hands back as inputs and what `diff` compares. */
 export const INPUT_KEYS = Object.keys(inputsSchema.shape) as (keyof Inputs)[];

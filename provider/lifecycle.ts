@@ -3,6 +3,9 @@ import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
 import { attachmentHost, settingsFor, type AttachmentHost } from "./attachment-host";
 import { gatewayFor, type Gateway, type StackConfig } from "./gateway";
+import type { HostSettings } from "./host/access";
+import { sameMachine } from "./host/ssh/target";
+import { AttachError } from "./engine";
 import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
 import { describePath, identityKey } from "./nvme/identity";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
@@ -102,6 +105,13 @@ async function releaseHostObject(host: AttachmentHost, gw: () => Gateway, hostOb
   await host.engine.markRegisteredHost(hostObjectId, hostNqn, false);
 }
 
+/** Same paths on the same machine: another way in to it (user, host key, sudo) is no new attachment. */
+function sameHost(a: HostSettings, b: HostSettings): boolean {
+  const { ssh: sa, ...pa } = a;
+  const { ssh: sb, ...pb } = b;
+  return isDeepStrictEqual({ ...pa }, { ...pb }) && sameMachine(sa, sb);
+}
+
 /** Changes of inputs that make another attachment (another identity on the host or another array). */
 function identityReplaces(news: Props): string[] {
   return ["system", "host", "hostAccess"].filter((k) => JSON.stringify(news[k] ?? null).includes(UNKNOWN));
@@ -143,7 +153,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       // Preview on a machine without /etc/nvme: the inputs did not name another identity, keep the stored one.
     }
     if (identity.hostnqn !== state.hostNqn || identity.hostid !== state.hostId) replaces.push("host");
-    if (!isDeepStrictEqual({ ...settingsFor(inputs) }, { ...state.hostSettings })) replaces.push("hostAccess");
+    if (!sameHost(settingsFor(inputs), state.hostSettings)) replaces.push("hostAccess");
     let targets: PlannedTargets;
     try {
       targets = await planTargets(gateway(inputs, host).client, inputs, identity, { knownSubsystemNqn: state.subsystemNqn });
@@ -211,6 +221,9 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       const undo = async (what: string, fn: () => Promise<unknown>) =>
         fn().catch((e: Error) => host.log(`warning: could not undo ${what}: ${e.message}`));
       if (paths.length > 0) await undo("the paths connected", () => host.engine.release(owner, paths.map(identityOf), { force: false }));
+      // Attach broke off (e.g. the SSH connection dropped mid-connect): the ledger's intents say which
+      // controllers came up for this owner; releasing every planned path lets go of exactly those.
+      else if (targets && !(err instanceof AttachError)) await undo("the paths connected", () => host.engine.release(owner, targets!.paths.map((p) => p.identity), { force: false }));
       if (volumes.length > 0 && registration) await undo("the volume mappings made", () => unmapVolumes(gw.client, host.engine, owner, registration!.id, volumes));
       if (registration?.registered) await undo(`the NVMe host object ${registration.id} registered`, () => releaseHostObject(host, () => gw, registration!.id, identity.hostnqn));
       throw err;
@@ -291,6 +304,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const found = await waitForNamespaces(() => host.controllers(), state.subsystemNqn, volumes, { present: true, timeoutMs: DEVICE_TIMEOUT_MS });
     const next: State = {
       ...state,
+      hostSettings: host.settings, // the way in may have changed (user, host key), never the machine
       systemId: targets.systemId,
       protectionDomainId: targets.protectionDomainId,
       hostObjectId,

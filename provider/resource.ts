@@ -69,6 +69,29 @@ export interface HostAccessArgs {
   etcNvmeDir?: pulumi.Input<string>;
   /** Default `/proc/self/mounts`. */
   mountsFile?: pulumi.Input<string>;
+  /** Reach the host over SSH; the paths above are then on that host. */
+  ssh?: pulumi.Input<SshArgs>;
+}
+
+/** A remote Linux host reached with the OpenSSH client (it needs nvme-cli, flock, and root or passwordless sudo). */
+export interface SshArgs {
+  /** Host name or IP address. */
+  host: pulumi.Input<string>;
+  /** Default 22. */
+  port?: pulumi.Input<number>;
+  /** Login user: root, or a user with passwordless sudo. */
+  user: pulumi.Input<string>;
+  /**
+   * The host's public key as a known_hosts line or `.pub` line, or its SHA256 fingerprint
+   * (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`). Required: the host must prove it holds it.
+   */
+  hostKey: pulumi.Input<string>;
+  /** Unencrypted private key (OpenSSH or PEM). Kept secret in state (`hostAccess` is a secret output). */
+  privateKey?: pulumi.Input<string>;
+  /** Authenticate with the ssh-agent at `$SSH_AUTH_SOCK` instead of `privateKey`. */
+  agent?: pulumi.Input<boolean>;
+  /** Run commands with `sudo -n`. Default: when `user` is not root. */
+  sudo?: pulumi.Input<boolean>;
 }
 
 /** Overrides the address (and port) a given SDT is reached at, e.g. behind NAT. */
@@ -174,6 +197,6 @@ export class PowerFlexNvmeAttachment extends pulumi.CustomResource {
       devices: undefined,
       schemaVersion: undefined,
     };
-    super(TYPE, name, { ...args, ...outputs, __provider: PROVIDER_SOURCE }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["gateway"] }));
+    super(TYPE, name, { ...args, ...outputs, __provider: PROVIDER_SOURCE }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["gateway", "hostAccess"] }));
   }
 }

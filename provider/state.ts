@@ -7,7 +7,7 @@ import type { PathIdentity } from "./nvme/identity";
  * implementation, so this code must read every state an older version wrote: bump `schemaVersion` on any
  * change of shape and add a migration below. The v1 fixture in test/fixtures/ keeps us honest.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const pathSchema = z.object({
   sdtId: z.string(),
@@ -32,6 +32,16 @@ const settingsSchema = z.object({
   stateDir: z.string(),
   etcNvmeDir: z.string(),
   mountsFile: z.string(),
+});
+
+/** The remote host (v3); never the private key, which stays in the secret `hostAccess` output only. */
+const sshTargetSchema = z.object({
+  host: z.string(),
+  port: z.number().int(),
+  user: z.string(),
+  hostKey: z.string(),
+  agent: z.boolean(),
+  sudo: z.boolean(),
 });
 
 const volumeSchema = z.object({
@@ -75,7 +85,13 @@ export const stateSchemaV2 = stateSchemaV1.extend({
   devices: z.array(deviceSchema),
 });
 
-export type State = z.infer<typeof stateSchemaV2>;
+/** v3 (remote hosts): `hostSettings.ssh` when the host is reached over SSH. */
+export const stateSchemaV3 = stateSchemaV2.extend({
+  schemaVersion: z.literal(3),
+  hostSettings: settingsSchema.extend({ ssh: sshTargetSchema.optional() }),
+});
+
+export type State = z.infer<typeof stateSchemaV3>;
 export type StatePath = z.infer<typeof pathSchema>;
 
 function parse<T extends z.ZodType>(schema: T, props: Record<string, unknown>): z.infer<T> {
@@ -88,8 +104,9 @@ function parse<T extends z.ZodType>(schema: T, props: Record<string, unknown>): 
 /** Read a state written by any version of this provider, migrated to the current shape. */
 export function loadState(props: Record<string, unknown>): State {
   const version = props.schemaVersion;
-  if (version === 1) return { ...parse(stateSchemaV1, props), schemaVersion: 2, mappedVolumes: [], devices: [] };
-  if (version === 2) return parse(stateSchemaV2, props);
+  if (version === 1) return { ...parse(stateSchemaV1, props), schemaVersion: 3, mappedVolumes: [], devices: [] };
+  if (version === 2) return { ...parse(stateSchemaV2, props), schemaVersion: 3 };
+  if (version === 3) return parse(stateSchemaV3, props);
   throw new Error(
     `this attachment's state has schemaVersion ${JSON.stringify(version)}, which this version of pulumi-powerflex-nvme does not know; ` +
       `upgrade the package (npm install pulumi-powerflex-nvme@latest) and run again`,

@@ -1,7 +1,9 @@
+import type { SshTarget } from "./ssh/target";
+
 /**
  * The only door to a host. Every command the engine runs and every file it reads or writes on the host
  * goes through a HostAccess, so the same engine drives the local machine, a simulated host in tests, and
- * (later) a remote host over SSH. Nothing else in the code calls execa or touches /sys directly.
+ * a remote host over SSH (ssh/ssh-host.ts). Nothing else in the code calls execa or touches /sys directly.
  */
 
 /** Outcome of one command. A non-zero exit is not an exception: callers classify it. */
@@ -63,6 +65,8 @@ export interface HostSettings {
   readonly etcNvmeDir: string;
   /** The mount table, for the in-use guard. Default `/proc/self/mounts`. */
   readonly mountsFile: string;
+  /** A remote host reached over SSH (the paths above are on that host); absent: this machine. */
+  readonly ssh?: SshTarget;
 }
 
 export const defaultHostSettings: HostSettings = {
@@ -75,7 +79,7 @@ export const defaultHostSettings: HostSettings = {
 
 /** Fill unset settings with the defaults. */
 export function hostSettings(partial: Partial<HostSettings> = {}): HostSettings {
-  const out: Record<string, string> = { ...defaultHostSettings };
+  const out: Record<string, unknown> = { ...defaultHostSettings };
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) out[k] = v;
   return out as unknown as HostSettings;
 }

@@ -28,3 +28,9 @@ export { canonicalIp, isIp, identityKey, describePath, InvalidAddressError } fro
 export type { PathIdentity } from "./identity";
 export type { FabricsController, NamespaceUse, ControllerState } from "./controller";
 export { LocalHost, LockTimeoutError } from "../host/local";
+export { SshHost } from "../host/ssh/ssh-host";
+export type { SshTuning } from "../host/ssh/ssh-host";
+export { SshError } from "../host/ssh/errors";
+export type { SshFailureKind } from "../host/ssh/errors";
+export type { SshTarget, SshCredentials } from "../host/ssh/target";
+export { hostAccessFor } from "../host/for-settings";

@@ -96,7 +96,7 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assert.deepEqual(ourAddresses(w), PD1_SDT_IPS);
     const out = [...w.stack.resources.values()][0].outputs as Record<string, any>;
     assert.equal(out.subsystemNqn, "nqn.1988-11.com.dell:powerflex:00:5fd1a0c900000001");
-    assert.equal(out.schemaVersion, 2);
+    assert.equal(out.schemaVersion, 3);
     assert.equal(out.hostRegistered, true);
     assert.ok([...w.emulator.state.hosts.values()].some((h) => h.id === out.hostObjectId && h.nqn === out.hostNqn));
     assert.deepEqual(out.paths.map((p: any) => [p.sdtName, p.traddr, p.trsvcid, p.origin, p.state]).sort(), [

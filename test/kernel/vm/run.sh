@@ -68,6 +68,8 @@ declare -A PKG_FILE=(
   [kmod]=/usr/bin/kmod
   [e2fsprogs]=/sbin/mkfs.ext4
   [xz-utils]=/usr/bin/xz
+  [openssh-server]=/usr/sbin/sshd
+  [openssh-client]=/usr/bin/ssh
 )
 need=()
 for p in "${!PKG_FILE[@]}"; do

@@ -1,0 +1,381 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
+import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
+import { classifyConnectFailure, connectionLost, hostKeyMismatch, SshError, sudoFailure } from "./errors";
+import { hostKeyAlgorithms, parseHostKey, parseKeyscan } from "./host-key";
+import { commandLine } from "./quote";
+import { describeTarget, type SshCredentials, type SshTarget } from "./target";
+
+/** Bounds of the transport; tests shorten them. */
+export interface SshTuning {
+  /** TCP connect + SSH handshake (s). Default 10. */
+  readonly connectTimeoutS?: number;
+  /** Keep-alive probe interval (s); three unanswered probes drop the connection. Default 5. */
+  readonly aliveIntervalS?: number;
+  /** The shared connection closes after this long unused (s): a crashed provider leaves nothing behind for longer. Default 30. */
+  readonly idleS?: number;
+  /** Default timeout of file operations (ms). Default 60 000. */
+  readonly fileTimeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** The remote wrapper's last stderr line: the command's exit status. Without it, the command did not finish. */
+const EXIT_MARK = "pfnvme-exit:";
+const EXIT_LINE = new RegExp(`\\n${EXIT_MARK}(\\d+)\\n$`);
+/** Every known_hosts line we write names the host by this alias, so no host/port quoting is involved. */
+const ALIAS = "pfnvme-target";
+/** Reads sent in one round trip at most (keeps the remote command line short). */
+const BATCH_MAX = 200;
+
+/** The status marker after `call`: a missing marker means the command did not finish. */
+function withStatus(call: string): string {
+  return `${call}\nprintf '\\n${EXIT_MARK}%d\\n' "$s" >&2\n`;
+}
+
+/** A shell function body run with the arguments as "$@". */
+function script(body: string): string {
+  return withStatus(`op() {\n${body}\n}\nop "$@"; s=$?`);
+}
+
+/**
+ * Any command ("$@"), killed on the host when our stdin closes (we timed out, died, or the connection
+ * dropped), so nothing keeps running there after we stopped waiting for it. Background jobs get
+ * /dev/null as stdin, hence the copy on descriptor 3 for the watcher.
+ */
+const RUN = withStatus(
+  `exec 3<&0\n"$@" </dev/null 3<&- &\nc=$!\n(cat <&3 >/dev/null 2>&1; kill -TERM "$c" 2>/dev/null) >/dev/null 2>&1 &\nw=$!\nexec 3<&-\nwait "$c"; s=$?\nkill "$w" 2>/dev/null`,
+);
+
+/** Batched reads: one line per request, `y:<base64>` (found), `n:` (missing) or `e:<base64 message>`. */
+const READS = script(`while [ $# -gt 1 ]; do
+  o=$1; p=$2; shift 2
+  case $o in
+    f) if [ ! -e "$p" ]; then echo n:; elif v=$(base64 -w0 < "$p" 2>&1); then echo "y:$v"; else echo "e:$(printf %s "$v" | base64 -w0)"; fi ;;
+    d) if [ ! -d "$p" ]; then echo n:; else echo "y:$(cd -- "$p" && for f in * .*; do case $f in .|..) continue;; esac; if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done | base64 -w0)"; fi ;;
+    l) if [ ! -L "$p" ]; then echo n:; else echo "y:$(printf %s "$(readlink -- "$p")" | base64 -w0)"; fi ;;
+  esac
+done`);
+
+const WRITE = script(`mkdir -p -- "$1" && (umask 077 && cat > "$2") && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" || { rm -f -- "$2"; return 1; }`);
+
+/** Fails with 97 when flock is missing: the one tool beyond nvme-cli and coreutils the host needs. */
+const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
+command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }`);
+
+/** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
+const LOCK = `mkdir -p -- "$1" && exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
+
+type ReadOp = "f" | "d" | "l";
+interface ReadRequest {
+  readonly op: ReadOp;
+  readonly path: string;
+  resolve(v: string | undefined): void;
+  reject(e: Error): void;
+}
+
+/** Live hosts, closed when the process exits (the shared connection also closes itself when idle). */
+const live = new Set<SshHost>();
+let exitHook = false;
+
+/**
+ * A remote Linux host reached with the OpenSSH client: one shared connection (ControlMaster) per host,
+ * verified against the given host key, every command quoted for the remote shell and run under
+ * `sudo -n` when the user is not root. The same {@link HostAccess} as the local machine, so the engine
+ * has no second code path for remote hosts.
+ */
+export class SshHost implements HostAccess {
+  readonly description: string;
+  private dir?: string;
+  private master?: Promise<void>;
+  private lastUse = 0;
+  private pending: ReadRequest[] = [];
+  private flushScheduled = false;
+  private readonly t: Required<SshTuning>;
+
+  constructor(
+    readonly target: SshTarget,
+    private readonly credentials: SshCredentials = {},
+    tuning: SshTuning = {},
+  ) {
+    this.description = describeTarget(target);
+    this.t = { connectTimeoutS: 10, aliveIntervalS: 5, idleS: 30, fileTimeoutMs: DEFAULT_TIMEOUT_MS, ...tuning };
+    if (!target.agent && !credentials.privateKey) throw new Error(`${this.description}: give hostAccess.ssh.privateKey or set agent: true`);
+  }
+
+  // ---- connection -------------------------------------------------------------------------------
+
+  private workDir(): string {
+    if (!this.dir) {
+      // Short path: the control socket must fit in sun_path (108 bytes).
+      this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfssh-"));
+      fs.chmodSync(this.dir, 0o700);
+      live.add(this);
+      if (!exitHook) {
+        exitHook = true;
+        process.once("exit", () => {
+          for (const h of live) h.closeSync();
+        });
+      }
+    }
+    return this.dir;
+  }
+
+  private get controlPath(): string {
+    return path.join(this.workDir(), "ctl");
+  }
+
+  /** Options every ssh invocation carries: no user config, strict host key, bounded waits. */
+  private options(algorithms?: string): string[] {
+    const o = (kv: string) => ["-o", kv];
+    const t = this.target;
+    return [
+      "-F", "none",
+      ...o("BatchMode=yes"),
+      ...o("StrictHostKeyChecking=yes"),
+      ...o(`UserKnownHostsFile=${path.join(this.workDir(), "known_hosts")}`),
+      ...o("GlobalKnownHostsFile=/dev/null"),
+      ...o(`HostKeyAlias=${ALIAS}`),
+      ...(algorithms ? o(`HostKeyAlgorithms=${algorithms}`) : []),
+      ...o("CheckHostIP=no"),
+      ...o("UpdateHostKeys=no"),
+      ...o(`ConnectTimeout=${this.t.connectTimeoutS}`),
+      ...o(`ServerAliveInterval=${this.t.aliveIntervalS}`),
+      ...o("ServerAliveCountMax=3"),
+      ...o("PasswordAuthentication=no"),
+      ...o("KbdInteractiveAuthentication=no"),
+      ...o("PreferredAuthentications=publickey"),
+      ...(t.agent ? o("IdentityAgent=SSH_AUTH_SOCK") : [...o("IdentityAgent=none"), ...o("IdentitiesOnly=yes")]),
+      ...o("ControlPath=" + this.controlPath),
+      "-p", String(t.port),
+      "-l", t.user,
+    ];
+  }
+
+  /** The host key as a known_hosts line; a bare fingerprint is matched against what the host offers. */
+  private async knownHostsLine(): Promise<{ line: string; algorithms: string }> {
+    const key = parseHostKey(this.target.hostKey);
+    if (typeof key === "string") throw new Error(`hostAccess.ssh.hostKey: ${key}`);
+    if (key.kind === "key") return { line: `${ALIAS} ${key.type} ${key.blob}\n`, algorithms: hostKeyAlgorithms(key.type) };
+    const offered = await this.scanHostKeys();
+    const match = offered.find((k) => k.fingerprint === key.fingerprint);
+    if (!match) throw hostKeyMismatch(this.target, key.fingerprint, offered.map((k) => `${k.fingerprint} (${k.type})`));
+    // The scan only found the key; the handshake below still makes the host prove it holds it.
+    return { line: `${ALIAS} ${match.type} ${match.blob}\n`, algorithms: hostKeyAlgorithms(match.type) };
+  }
+
+  private async scanHostKeys(): Promise<ReturnType<typeof parseKeyscan>> {
+    const execa = await loadExeca();
+    const r = await execa("ssh-keyscan", ["-T", String(this.t.connectTimeoutS), "-p", String(this.target.port), "--", this.target.host], {
+      reject: false,
+      timeout: (this.t.connectTimeoutS + 5) * 1000,
+      encoding: "utf8",
+      stdin: "ignore",
+    });
+    if ((r as { code?: string }).code === "ENOENT") throw new SshError("no-ssh-client", "ssh-keyscan (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
+    const keys = parseKeyscan(String(r.stdout ?? ""));
+    if (keys.length === 0 && /refused|No route|timed out|resolve|unreachable/i.test(String(r.stderr ?? ""))) {
+      throw classifyConnectFailure(this.target, String(r.stderr)) as SshError;
+    }
+    return keys;
+  }
+
+  /** The shared connection, started once and again after it closed (idle or lost). */
+  private connected(): Promise<void> {
+    if (this.master && Date.now() - this.lastUse > (this.t.idleS * 1000) / 2) {
+      // It may have closed itself while idle: ask the (local) control socket before trusting it.
+      const alive = spawnSync("ssh", ["-S", this.controlPath, "-O", "check", "--", ALIAS], { stdio: "ignore" }).status === 0;
+      if (!alive) this.master = undefined;
+    }
+    if (!this.master) this.lastUse = Date.now(); // a master on its way is not idle
+    this.master ??= this.startMaster().catch((err: unknown) => {
+      this.master = undefined;
+      throw err;
+    });
+    return this.master;
+  }
+
+  private async startMaster(): Promise<void> {
+    const dir = this.workDir();
+    const { line, algorithms } = await this.knownHostsLine();
+    fs.writeFileSync(path.join(dir, "known_hosts"), line, { mode: 0o600 });
+    const keyFile = path.join(dir, "id");
+    const auth: string[] = [];
+    if (this.credentials.privateKey) {
+      // OpenSSH refuses a key file without a final newline, or readable by others.
+      fs.writeFileSync(keyFile, this.credentials.privateKey.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"), { mode: 0o600 });
+      auth.push("-i", keyFile);
+    }
+    const log = path.join(dir, "master.log");
+    try {
+      const execa = await loadExeca();
+      // -f: background once authenticated (so the exit status says whether we got in); output goes to a
+      // file because the backgrounded master keeps its descriptors.
+      const r = await execa(
+        "ssh",
+        [...this.options(algorithms), ...auth, "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
+        { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000 },
+      );
+      if ((r as { code?: string }).code === "ENOENT") {
+        throw new SshError("no-ssh-client", "the OpenSSH client (ssh) is not installed where the provider runs: apt-get install openssh-client");
+      }
+      if (r.exitCode !== 0) {
+        const stderr = fs.readFileSync(log, "utf8");
+        const failure = r.timedOut ? classifyConnectFailure(this.target, "Connection timed out") : classifyConnectFailure(this.target, stderr);
+        if (failure !== "host-key") throw failure;
+        const key = parseHostKey(this.target.hostKey);
+        const seen = await this.scanHostKeys().catch(() => []);
+        throw hostKeyMismatch(this.target, typeof key === "string" ? "(invalid)" : key.fingerprint, seen.map((k) => `${k.fingerprint} (${k.type})`));
+      }
+    } finally {
+      fs.rmSync(keyFile, { force: true }); // the master is authenticated; the key is not needed on disk again
+    }
+    this.lastUse = Date.now();
+    const probe = await this.exec(PROBE, [], { timeoutMs: this.t.fileTimeoutMs, what: "the first command" });
+    if (probe.exitCode !== 0) throw new SshError("remote-failure", `${this.description}: ${probe.stderr.trim() || `exit ${probe.exitCode}`}`);
+  }
+
+  /**
+   * One remote command through the shared connection. Returns the remote status, or throws an
+   * {@link SshError} when the transport (not the command) failed.
+   */
+  private async exec(
+    body: string,
+    args: readonly string[],
+    options: { readonly input?: string; readonly watch?: boolean; readonly timeoutMs: number; readonly what: string; readonly env?: Readonly<Record<string, string>> },
+    retried = false,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean }> {
+    const words = [...(this.target.sudo ? ["sudo", "-n", "--"] : []), ...(options.env ? ["env", ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`)] : []), "sh", "-c", body, "pfnvme", ...args];
+    const execa = await loadExeca();
+    // A watched command needs our stdin open until it ends: its close is the remote kill switch.
+    const stdin: "pipe" | "ignore" = options.watch ? "pipe" : "ignore";
+    const r = await execa("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], {
+      reject: false,
+      timeout: options.timeoutMs,
+      encoding: "utf8",
+      stripFinalNewline: false,
+      ...(options.input !== undefined ? { input: options.input } : { stdin }),
+    });
+    this.lastUse = Date.now();
+    const stdout = String(r.stdout ?? "");
+    const stderr = String(r.stderr ?? "");
+    const m = EXIT_LINE.exec(stderr);
+    if (m) return { exitCode: Number(m[1]), stdout, stderr: stderr.slice(0, m.index), timedOut: false };
+    if (r.timedOut) return { exitCode: -1, stdout, stderr, timedOut: true };
+    if (stderr.includes("Control socket connect") && !retried) {
+      // The shared connection closed between our check and this call: the command never started.
+      this.master = undefined;
+      await this.connected();
+      return this.exec(body, args, options, true);
+    }
+    const sudo = this.target.sudo ? sudoFailure(this.target, stderr) : undefined;
+    if (sudo) throw sudo;
+    if (r.exitCode === 255 || r.exitCode === undefined) {
+      this.master = undefined;
+      throw connectionLost(this.target, options.what, stderr);
+    }
+    throw new SshError("remote-failure", `${this.description}: the remote shell failed before ${options.what} ran (exit ${String(r.exitCode)}): ${stderr.trim()}. The remote login shell must be POSIX (sh, bash, dash, zsh).`);
+  }
+
+  // ---- HostAccess -------------------------------------------------------------------------------
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    if (argv.length === 0) throw new Error("run: argv is empty");
+    for (const k of Object.keys(options.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`run: environment variable name ${JSON.stringify(k)} is not valid`);
+    await this.connected();
+    const r = await this.exec(RUN, argv, { watch: true, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, what: `\`${argv.join(" ")}\``, env: options.env });
+    // sh says "<name>: not found" (127); sudo says "command not found" (1).
+    const notFound = (r.exitCode === 127 && /not found/.test(r.stderr)) || (this.target.sudo && /^sudo: .*command not found/m.test(r.stderr));
+    return { argv: [...argv], exitCode: notFound ? -1 : r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, notFound };
+  }
+
+  /** Queue a read; everything queued in the same turn of the event loop goes in one round trip. */
+  private read(op: ReadOp, p: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ op, path: p, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          const all = this.pending.splice(0);
+          for (let i = 0; i < all.length; i += BATCH_MAX) void this.flush(all.slice(i, i + BATCH_MAX));
+        });
+      }
+    });
+  }
+
+  private async flush(batch: readonly ReadRequest[]): Promise<void> {
+    try {
+      await this.connected();
+      const r = await this.exec(READS, batch.flatMap((q) => [q.op, q.path]), { timeoutMs: this.t.fileTimeoutMs, what: `reading ${batch[0].path}${batch.length > 1 ? ` and ${batch.length - 1} more` : ""}` });
+      if (r.timedOut) throw new Error(`${this.description}: reading files timed out after ${this.t.fileTimeoutMs} ms`);
+      const lines = r.stdout.split("\n");
+      if (r.exitCode !== 0 || lines.length < batch.length) throw new Error(`${this.description}: reading files failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+      batch.forEach((q, i) => {
+        const line = lines[i];
+        const value = Buffer.from(line.slice(2), "base64").toString("utf8");
+        if (line.startsWith("n:")) q.resolve(undefined);
+        else if (line.startsWith("y:")) q.resolve(value);
+        else q.reject(new Error(`${this.description}: cannot read ${q.path}: ${value.trim()}`));
+      });
+    } catch (err) {
+      for (const q of batch) q.reject(err as Error);
+    }
+  }
+
+  readFile(file: string): Promise<string | undefined> {
+    return this.read("f", file);
+  }
+
+  async readDir(dir: string): Promise<string[] | undefined> {
+    const v = await this.read("d", dir);
+    return v === undefined ? undefined : v.split("\0").filter((n) => n !== "");
+  }
+
+  readLink(file: string): Promise<string | undefined> {
+    return this.read("l", file);
+  }
+
+  async writeFileAtomic(file: string, data: string): Promise<void> {
+    const dir = path.posix.dirname(file);
+    const tmp = path.posix.join(dir, `.${path.posix.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+    await this.connected();
+    const r = await this.exec(WRITE, [dir, tmp, file], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
+    if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
+  }
+
+  async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
+    await this.connected();
+    const waitS = options.timeoutMs === undefined ? 86_400 : Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    const words = [...(this.target.sudo ? ["sudo", "-n", "--"] : []), "sh", "-c", LOCK, "pfnvme", path.posix.dirname(lockPath), lockPath, String(waitS)];
+    return holdFlock("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
+      // The host's flock times out first; ours is the backstop for a connection that stalls.
+      timeoutMs: options.timeoutMs === undefined ? undefined : options.timeoutMs + (this.t.connectTimeoutS + 5) * 1000,
+      whyFailed: (r, stderr) => {
+        this.lastUse = Date.now();
+        if (r.exitCode === 75 && options.timeoutMs !== undefined) return new LockTimeoutError(lockPath, options.timeoutMs);
+        const sudo = this.target.sudo ? sudoFailure(this.target, stderr) : undefined;
+        if (sudo) return sudo.message;
+        if (r.exitCode === 255) return connectionLost(this.target, `locking ${lockPath}`, stderr).message;
+        return `${stderr.trim() || `exit ${String(r.exitCode ?? r.signal)}`} on ${this.description}${/flock.*not found/.test(stderr) ? ": install util-linux (flock) on the host" : ""}`;
+      },
+    });
+  }
+
+  /** Close the shared connection and remove the temporary files (known_hosts, control socket). */
+  async close(): Promise<void> {
+    this.closeSync();
+  }
+
+  private closeSync(): void {
+    if (!this.dir) return;
+    if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000 });
+    this.master = undefined;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    live.delete(this);
+  }
+}
