@@ -1,8 +1,10 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { hostSettings, type HostSettings } from "../host/access";
-import { LocalHost } from "../host/local";
-import { hostAccessSchema } from "../inputs";
+import * as fs from "node:fs";
+import { sshTargetOf } from "../attachment-host";
+import { hostSettings, type HostAccess, type HostSettings } from "../host/access";
+import { hostAccessFor } from "../host/for-settings";
+import { hostAccessSchema, sshSchema } from "../inputs";
 import { EXTERNAL } from "../ledger/records";
 import { LedgerStore } from "../ledger/store";
 import { describePath } from "../nvme/identity";
@@ -13,6 +15,7 @@ import { hostStatus, type ControllerStatus, type HostStatus } from "../status";
 export const summary = "show every NVMe-oF controller on this host and which attachment holds it (or foreign)";
 
 const USAGE = `usage: powerflex-nvme status [--json] [--sysfs-root DIR] [--state-dir DIR] [--etc-nvme-dir DIR]
+                             [--ssh USER@HOST --ssh-host-key KEY (--ssh-key FILE | --ssh-agent) [--ssh-port N]]
 
 Lists every fabrics controller on this host (from sysfs) with its identity and state, and for each one
 its record in the ownership ledger: which attachment made it and which ones hold it, or "foreign" when
@@ -25,7 +28,15 @@ never touched. Only reads: it takes no lock and changes nothing.
   --sysfs-root DIR     root of sysfs (default /sys)
   --state-dir DIR      ledger directory (default /run/pulumi-powerflex-nvme)
   --etc-nvme-dir DIR   where hostnqn lives, to mark this host's own NQN (default /etc/nvme)
+  --ssh USER@HOST      show that remote host instead, over SSH (the directories above are on it)
+  --ssh-port N         SSH port (default 22)
+  --ssh-host-key KEY   required with --ssh: the host's public key line or its SHA256:… fingerprint
+  --ssh-key FILE       an unencrypted private key file to log in with, or
+  --ssh-agent          log in with the ssh-agent at $SSH_AUTH_SOCK
 `;
+
+/** Flag -> hostAccess.ssh field, so a zod issue can name the flag the user typed. */
+const SSH_FLAGS = { host: "ssh", user: "ssh", port: "ssh-port", hostKey: "ssh-host-key", privateKey: "ssh-key", agent: "ssh-agent" } as const;
 
 /** Flag -> HostSettings field, so a zod issue can name the flag the user typed. */
 const FLAGS = { "sysfs-root": "sysfsRoot", "state-dir": "stateDir", "etc-nvme-dir": "etcNvmeDir" } as const;
@@ -47,6 +58,11 @@ export async function run(argv: string[]): Promise<number> {
         "sysfs-root": { type: "string" },
         "state-dir": { type: "string" },
         "etc-nvme-dir": { type: "string" },
+        ssh: { type: "string" },
+        "ssh-port": { type: "string" },
+        "ssh-host-key": { type: "string" },
+        "ssh-key": { type: "string" },
+        "ssh-agent": { type: "boolean" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -66,11 +82,56 @@ export async function run(argv: string[]): Promise<number> {
     const flag = flagOf(issue.path[0]);
     return fail(`--${flag} ${JSON.stringify(values[flag as Flag])}: ${issue.message}`, 2);
   }
-  const settings = hostSettings(parsed.data);
-  const host = new LocalHost();
-  if ((await host.readDir(settings.sysfsRoot)) === undefined) {
-    return fail(`--sysfs-root ${JSON.stringify(settings.sysfsRoot)}: no such directory`, 2);
+  const ssh = sshOf(values);
+  if (typeof ssh === "string") return fail(ssh, 2);
+  const settings = hostSettings({ ...parsed.data, ...(ssh ? { ssh: sshTargetOf(ssh) } : {}) });
+  const host = hostAccessFor(settings, { privateKey: ssh?.privateKey });
+  try {
+    return await show(host, settings, values.json ?? false, fail);
+  } finally {
+    await host.close?.();
   }
+}
+
+/** The `--ssh*` flags as `hostAccess.ssh` (validated by the same schema), none, or what is wrong. */
+function sshOf(values: Record<string, string | boolean | undefined>) {
+  const given = ["ssh-port", "ssh-host-key", "ssh-key", "ssh-agent"].filter((f) => values[f] !== undefined);
+  if (values.ssh === undefined) return given.length > 0 ? `--${given[0]} needs --ssh USER@HOST` : undefined;
+  const at = (values.ssh as string).lastIndexOf("@");
+  if (at <= 0) return `--ssh ${JSON.stringify(values.ssh)}: must be USER@HOST`;
+  let privateKey: string | undefined;
+  if (values["ssh-key"] !== undefined) {
+    try {
+      privateKey = fs.readFileSync(values["ssh-key"] as string, "utf8");
+    } catch (err) {
+      return `--ssh-key ${JSON.stringify(values["ssh-key"])}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+  }
+  const port = values["ssh-port"] === undefined ? undefined : Number(values["ssh-port"]);
+  const parsed = sshSchema.safeParse({
+    host: (values.ssh as string).slice(at + 1),
+    user: (values.ssh as string).slice(0, at),
+    ...(port === undefined ? {} : { port }),
+    hostKey: values["ssh-host-key"],
+    ...(privateKey === undefined ? {} : { privateKey }),
+    ...(values["ssh-agent"] ? { agent: true } : {}),
+  });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const flag = SSH_FLAGS[issue.path[0] as keyof typeof SSH_FLAGS] ?? "ssh";
+  // Never echo a key file's content: name the file instead.
+  const shown = flag === "ssh-agent" ? "" : ` ${JSON.stringify(values[flag] ?? "")}`;
+  return `--${flag}${shown}: ${issue.message}`;
+}
+
+async function show(host: HostAccess, settings: HostSettings, json: boolean, fail: (msg: string, code: number) => number): Promise<number> {
+  let root;
+  try {
+    root = await host.readDir(settings.sysfsRoot);
+  } catch (err) {
+    return fail((err as Error).message, 1);
+  }
+  if (root === undefined) return fail(`--sysfs-root ${JSON.stringify(settings.sysfsRoot)}: no such directory`, 2);
 
   let status: HostStatus;
   try {
@@ -83,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     return fail((err as Error).message, 1);
   }
-  if (values.json) {
+  if (json) {
     process.stdout.write(JSON.stringify({ controllers: status.controllers.map(jsonOf) }) + "\n");
     return 0;
   }
@@ -113,6 +174,7 @@ function table(rows: string[][]): string[] {
 
 function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined): string {
   const lines = [
+    ...(settings.ssh ? [`remote host ${settings.ssh.user}@${settings.ssh.host}:${settings.ssh.port} (over SSH)`] : []),
     `host NQN ${ownNqn ?? `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
     "",
   ];

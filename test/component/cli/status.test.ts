@@ -8,6 +8,7 @@ import { LocalHost } from "../../../provider/host/local";
 import { identityKey, type PathIdentity } from "../../../provider/nvme/identity";
 import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimHost } from "../../../provider/simhost";
 import { repoRoot } from "../../support/paths";
+import { makeKeyPair, startSshd, type Sshd } from "../../support/sshd";
 
 /**
  * `powerflex-nvme status` as a user runs it (the real bin in a child process) against the simulated host:
@@ -192,5 +193,67 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
     const broken = await status(flagsOf(sim));
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /ownership ledger .*ledger\.json .* not valid JSON/);
+  });
+});
+
+describe("CLI: powerflex-nvme status --ssh through a real OpenSSH server", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let sim: SimHost;
+  let sshd: Sshd;
+  let keyFile: string;
+  let sshFlags: string[];
+
+  before(async () => {
+    sshd = await startSshd();
+    dir = fs.mkdtempSync(path.join(tmpdir(), "status-ssh-"));
+    sim = createSimHost(path.join(dir, "sim"), { version: "2.11" });
+    sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: PURE });
+    await NvmeEngine.on(new LocalHost(), sim.settings).attach("pfnvme-a", [pathTo("10.0.0.1")]);
+    keyFile = path.join(dir, "id_ed25519");
+    fs.writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
+    sshFlags = ["--ssh", `${sshd.user}@127.0.0.1`, "--ssh-port", String(sshd.port), "--ssh-host-key", sshd.hostFingerprint, "--ssh-key", keyFile];
+  });
+  after(async () => {
+    await sshd?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows the remote host exactly as a local run does, and says which host it is", async () => {
+    const local = await status([...flagsOf(sim), "--json"]);
+    const remote = await status([...flagsOf(sim), ...sshFlags, "--json"]);
+    assert.equal(remote.code, 0, remote.stderr);
+    assert.deepEqual(lastJson(remote.stdout), lastJson(local.stdout));
+    assert.deepEqual(lastJson(remote.stdout).controllers.map((c) => c.createdBy), [null, "pfnvme-a"]);
+    assert.ok(sshd.log().includes("Accepted publickey"), "the run did not log in over SSH");
+    const table = await status([...flagsOf(sim), ...sshFlags]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`^remote host ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} \\(over SSH\\)$`, "m"));
+  });
+
+  it("refuses a host that cannot prove the pinned key, and bad --ssh flags, without printing a key", async () => {
+    const [, otherPub] = makeKeyPair(dir, "other");
+    const mismatch = await status([...flagsOf(sim), ...sshFlags.slice(0, 4), "--ssh-host-key", otherPub, "--ssh-key", keyFile]);
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.stderr, /host key mismatch: expected SHA256:\S+, the host offered SHA256:\S+/);
+    const garbage = path.join(dir, "not-a-key");
+    fs.writeFileSync(garbage, "secret-looking-text-9f3c\n");
+    const cases: [string[], RegExp][] = [
+      [["--ssh-port", "22"], /--ssh-port needs --ssh USER@HOST/],
+      [["--ssh", "127.0.0.1"], /--ssh "127.0.0.1": must be USER@HOST/],
+      [["--ssh=-oProxyCommand=x@127.0.0.1", "--ssh-host-key", sshd.hostFingerprint, "--ssh-agent"], /--ssh "-oProxyCommand=x@127.0.0.1": must be a Unix user name/],
+      [["--ssh", "root@-oProxyCommand=x", "--ssh-host-key", sshd.hostFingerprint, "--ssh-agent"], /--ssh "root@-oProxyCommand=x": /],
+      [[...sshFlags.slice(0, 4), "--ssh-key", keyFile], /--ssh-host-key "": /],
+      [[...sshFlags.slice(0, 6), "--ssh-key", garbage], /--ssh-key ".*not-a-key": must be a private key/],
+      [[...sshFlags.slice(0, 6), "--ssh-key", path.join(dir, "missing")], /--ssh-key ".*missing": cannot read it \(ENOENT\)/],
+      [[...sshFlags.slice(0, 4), "--ssh-port", "70000", "--ssh-host-key", sshd.hostFingerprint, "--ssh-agent"], /--ssh-port "70000": /],
+    ];
+    for (const [args, message] of cases) {
+      const r = await status([...flagsOf(sim), ...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, stderr ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(" "));
+      const keyBody = sshd.privateKey.split("\n")[1]!; // a line of the key's base64
+      assert.ok(!r.stderr.includes("secret-looking-text") && !r.stderr.includes(keyBody), `a key file's text was printed: ${r.stderr}`);
+    }
   });
 });
