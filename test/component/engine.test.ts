@@ -6,6 +6,7 @@ import { AttachError, InUseError, NvmeEngine } from "../../provider/engine";
 import { LocalHost } from "../../provider/host/local";
 import { identityKey as key, type PathIdentity } from "../../provider/nvme/identity";
 import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimController, type SimHost, type SimVersion } from "../../provider/simhost";
+import { runSim } from "../../provider/simhost/sim";
 
 /**
  * The engine end to end on the simulated host (real LocalHost, real nvme-cli adapter, real sysfs reader,
@@ -138,6 +139,10 @@ describe("host engine on the simulated host", function () {
     });
     assert.deepEqual(snapshot(sim.controllers()), before);
     assertOnlyDisconnected(sim, []);
+    // --duplicate-connect is no way past it: 2.3's pre-check ignores -D (kernel harness c3).
+    const forced = ["connect", "-t", "tcp", "-a", "10.0.0.1", "-s", "4420", "-n", NQN, "-q", SDT1.hostnqn, "-I", SDT1.hostid, "-D", "-o", "json"];
+    assert.deepEqual(await runSim(sim.dir, forced), { stdout: "", stderr: "already connected\n", code: 1 });
+    assert.deepEqual(snapshot(sim.controllers()), before);
     // 2.8 checks the host NQN: the same situation connects a second controller of our own.
     const sim28 = createSimHost(mkdtempSync(path.join(dir, "28-")), { version: "2.8" });
     sim28.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN, hostnqn: OTHER_HOST, hostid: OTHER_HOSTID });

@@ -136,6 +136,17 @@ describe("real-kernel harness: nvme-cli 2.3 against kernel NVMe/TCP", () => {
       assert.equal(controllers().filter((c) => c.traddr === SDT2).length, 1);
     }));
 
+  it("(c3) and --duplicate-connect does not lift that refusal in nvme-cli 2.3: its pre-check ignores -D", () =>
+    keepsOthers(() => {
+      // -D bypasses the pre-check only from 2.9 (commit fd8ecb054); on 2.3 the path stays out of reach
+      // through nvme-cli, although the kernel would take it (different host NQN: no duplicate for it).
+      const r = nvmeConnect({ traddr: SDT2, trsvcid: NVME_TCP_PORT, nqn: POWERFLEX_NQN, host: me, extra: ["--duplicate-connect"] });
+      assert.equal(r.rc, 1, `expected a refusal, got rc ${r.rc}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /already connected/);
+      assert.doesNotMatch(r.stderr, /Failed to write to \/dev\/nvme-fabrics/, "refused by nvme-cli's pre-check, not by the kernel");
+      assert.equal(controllers().filter((c) => c.traddr === SDT2).length, 1);
+    }));
+
   it("(d) disconnect -d nvmeN removes exactly that controller; the other paths and foreign controllers stay", () =>
     keepsOthers(async () => {
       const a = connectMine(SDT1);
