@@ -111,7 +111,8 @@ function alreadyConnectedElsewhere(failure: { readonly class: string; readonly m
   return (
     `${failure.message} No controller with this host NQN exists for the path, so another host NQN holds it: ` +
     `nvme-cli before 2.6 ignores the host NQN in its "already connected" check. Upgrade nvme-cli to 2.6 or later, ` +
-    `or attach with the host NQN that holds the path.`
+    `or attach with the host NQN that holds the path; when this is a replace onto a new host NQN (the old ` +
+    `one still holds the path), give the resource the option deleteBeforeReplace: true.`
   );
 }
 

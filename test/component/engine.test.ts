@@ -135,6 +135,7 @@ describe("host engine on the simulated host", function () {
       assert.ok(err instanceof AttachError);
       assert.equal(err.failures[0].kind, "already-connected");
       assert.match(err.message, /another host NQN holds it.*2\.6/s);
+      assert.match(err.message, /deleteBeforeReplace: true/);
       return true;
     });
     assert.deepEqual(snapshot(sim.controllers()), before);

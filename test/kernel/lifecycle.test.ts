@@ -134,6 +134,7 @@ describe("kernel: resource lifecycle through the real dynamic-provider host (iss
     await assert.rejects(stack.up({ a: next }), (err: unknown) => {
       assert.ok(err instanceof ProviderCallError, String(err));
       assert.match(err.details, /nvme-cli before 2\.6 ignores the host NQN/);
+      assert.match(err.details, /give the resource the option deleteBeforeReplace: true/);
       return true;
     });
     assert.deepEqual(controllers().map(controllerKey).sort(), keys, "no controller made or cut");
