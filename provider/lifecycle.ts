@@ -91,6 +91,13 @@ function volumeChanges(held: readonly HeldVolume[], wanted: readonly VolumeSpec[
   };
 }
 
+/** The NVMe host object for `hostNqn`, registered if asked and absent; the ledger remembers one we registered. */
+async function ensureHostObject(gw: Gateway, inputs: Inputs, host: AttachmentHost, hostNqn: string) {
+  const r = await gw.ensureHost(inputs, hostNqn);
+  if (r.registered) await host.engine.markRegisteredHost(r.id, hostNqn, true);
+  return r;
+}
+
 /**
  * Remove a host object an attachment on this host registered, once no attachment here uses its NQN (the
  * ledger remembers who registered it, so the last user removes it even when another one registered it).
@@ -109,7 +116,7 @@ async function releaseHostObject(host: AttachmentHost, gw: () => Gateway, hostOb
 function sameHost(a: HostSettings, b: HostSettings): boolean {
   const { ssh: sa, ...pa } = a;
   const { ssh: sb, ...pb } = b;
-  return isDeepStrictEqual({ ...pa }, { ...pb }) && sameMachine(sa, sb);
+  return isDeepStrictEqual(pa, pb) && sameMachine(sa, sb);
 }
 
 /** Changes of inputs that make another attachment (another identity on the host or another array). */
@@ -193,8 +200,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       targets = await planTargets(gw.client, inputs, identity, {
         discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
         beforeDiscovery: async (systemId) => {
-          registration = await gw.ensureHost(inputs, identity.hostnqn);
-          if (registration.registered) await host.engine.markRegisteredHost(registration.id, identity.hostnqn, true);
+          registration = await ensureHostObject(gw, inputs, host, identity.hostnqn);
           volumes = await mapVolumes(gw.client, host.engine, owner, registration.id, systemId, inputs.volumes ?? []);
         },
       });
@@ -276,11 +282,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       knownSubsystemNqn: state.subsystemNqn,
       beforeDiscovery: async (systemId) => {
         if (add.length === 0) return;
-        if (!hostObjectId) {
-          const r = await gw.ensureHost(inputs, identity.hostnqn);
-          if (r.registered) await host.engine.markRegisteredHost(r.id, identity.hostnqn, true);
-          hostObjectId = r.id;
-        }
+        hostObjectId ??= (await ensureHostObject(gw, inputs, host, identity.hostnqn)).id;
         added = await mapVolumes(gw.client, host.engine, id, hostObjectId, systemId, add);
       },
     });
