@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /*
- * The emulator's world, in the gateway's own REST shape (as in shared/reference/powerflex/), so a payload
+ * The emulator's world, in the gateway's own REST shape (as in test/fixtures/powerflex/), so a payload
  * captured from a real gateway can be dropped into a topology file. Objects are loose: unknown fields are
  * kept and served back as they are.
  */

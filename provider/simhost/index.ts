@@ -1,6 +1,6 @@
 /**
  * A simulated host: a directory with an executable `bin/nvme` that behaves like nvme-cli 1.16, 2.3, 2.8
- * or 2.11 (per shared/reference/nvme-cli), a sysfs tree it maintains like the kernel would, `/etc/nvme`,
+ * or 2.11 (per test/fixtures/nvme-cli), a sysfs tree it maintains like the kernel would, `/etc/nvme`,
  * a mount table and fault knobs. Point {@link HostSettings} at it and the real engine (with LocalHost)
  * drives it exactly as it drives a machine.
  */
@@ -89,7 +89,7 @@ export interface CommandTime {
   readonly end: number;
 }
 
-/** The reference host's identity (shared/reference/nvme-cli: etc-nvme-std). */
+/** The reference host's identity (test/fixtures/nvme-cli: etc-nvme-std). */
 export const DEFAULT_SIM_HOSTNQN = "nqn.2014-08.org.nvmexpress:uuid:db6c0bed-3fda-4bda-ad73-51b8d29506ab";
 export const DEFAULT_SIM_HOSTID = "d24b6553-aa97-4c7c-aa4c-b51c022d8b7b";
 

@@ -1,5 +1,5 @@
 /**
- * What each nvme-cli version prints, byte for byte, as recorded in shared/reference/nvme-cli/harness
+ * What each nvme-cli version prints, byte for byte, as recorded in test/fixtures/nvme-cli/harness
  * (real 1.16, 2.3, 2.8 and 2.11 binaries). Only texts: the behaviour lives in sim.ts.
  */
 import type { SimFailure, SimVersion } from "./knobs";

@@ -4,7 +4,7 @@ import * as path from "node:path";
 export { packageRoot as repoRoot } from "../../provider/package-root";
 import { packageRoot as repoRoot } from "../../provider/package-root";
 
-/** `../shared/reference/<sub>` beside the checkout (CI puts shared/ there). */
-export function referenceDir(sub: string): string {
-  return path.resolve(repoRoot(), "..", "shared", "reference", sub);
+/** `test/fixtures/<sub>` in this repository: recorded outputs and payloads (see test/fixtures/README.md). */
+export function fixturesDir(sub: string): string {
+  return path.resolve(repoRoot(), "test", "fixtures", sub);
 }

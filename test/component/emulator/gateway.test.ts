@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { request } from "undici";
-import { referenceDir as sharedReference } from "../../support/paths";
+import { fixturesDir } from "../../support/paths";
 import { parseTopology, startEmulator, type Emulator } from "../../../provider/emulator";
 
 async function call(e: Emulator, method: "GET" | "POST" | "DELETE", p: string, opts: { auth?: string; json?: unknown; contentType?: string } = {}) {
@@ -144,7 +144,7 @@ describe("emulated gateway over raw HTTP", () => {
   });
 
   it("a real payload drops into a topology (Cinder's 4.x system and SDTs)", async () => {
-    const ref = sharedReference("powerflex");
+    const ref = fixturesDir("powerflex");
     const systems = JSON.parse(fs.readFileSync(path.join(ref, "system_instances_4x_with_systemNqn__cinder.json"), "utf8"));
     const sdts = JSON.parse(fs.readFileSync(path.join(ref, "sdt_list_4_5__cinder.json"), "utf8"));
     e = await startEmulator({

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { referenceDir as sharedReference } from "../../support/paths";
+import { fixturesDir } from "../../support/paths";
 
-/** shared/reference/nvme-cli, next to the worktree. */
-export const referenceDir = sharedReference("nvme-cli");
+/** test/fixtures/nvme-cli: recorded nvme-cli runs (see test/fixtures/README.md). */
+export const referenceDir = fixturesDir("nvme-cli");
 
 /** One recorded run of a real nvme binary. */
 export interface RecordedRun {

@@ -15,9 +15,9 @@ import {
   parseApiVersion,
   parseBareString,
 } from "../../../provider/powerflex";
-import { referenceDir as sharedReference } from "../../support/paths";
+import { fixturesDir } from "../../support/paths";
 
-const referenceDir = sharedReference("powerflex");
+const referenceDir = fixturesDir("powerflex");
 
 type Check = (text: string) => void;
 const json =
