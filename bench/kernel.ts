@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
-import { makeConsumerProject, ProviderHost } from "../provider/demo/provider-host";
-import { Stack } from "../provider/demo/stack";
-import { startEmulator, systemNqnOf } from "../provider/emulator";
-import { PROVIDER_SOURCE } from "../provider/resource";
+import { makeConsumerProject, ProviderHost } from "../provider/tools/demo/provider-host";
+import { Stack } from "../provider/tools/demo/stack";
+import { startEmulator, systemNqnOf } from "../provider/tools/emulator";
+import { PROVIDER_SOURCE } from "../provider/pulumi/resource";
 import { resetKernel } from "../test/kernel/hooks";
 import { connectOk, controllers, machineHostIdentity, nvme } from "../test/kernel/host";
 import { addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, SDT1, SDT2 } from "../test/kernel/targets";

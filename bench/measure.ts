@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import type { SimHost } from "../provider/simhost";
+import type { SimHost } from "../provider/tools/simhost";
 
 /**
  * What a benchmark reads besides the clock: how long the simulated nvme ran (to subtract it: a real

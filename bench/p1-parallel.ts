@@ -1,7 +1,7 @@
-import { LocalHost } from "../provider/host/local";
-import { NvmeEngine } from "../provider/engine";
-import { identityOf, type StatePath } from "../provider/state";
-import { startWorld } from "../provider/demo/world";
+import { LocalHost } from "../provider/host/access/local";
+import { NvmeEngine } from "../provider/host/engine";
+import { identityOf, type StatePath } from "../provider/pulumi/state";
+import { startWorld } from "../provider/tools/demo/world";
 import { meanCommandMs, timed } from "./measure";
 
 /**

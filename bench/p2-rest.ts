@@ -1,4 +1,4 @@
-import { startWorld } from "../provider/demo/world";
+import { startWorld } from "../provider/tools/demo/world";
 import { hostOf } from "./measure";
 
 /**

@@ -1,5 +1,5 @@
-import { startWorld } from "../provider/demo/world";
-import { systemNqnOf } from "../provider/emulator";
+import { startWorld } from "../provider/tools/demo/world";
+import { systemNqnOf } from "../provider/tools/emulator";
 import { simulatedMs, timed } from "./measure";
 
 /**

@@ -1,5 +1,5 @@
 /** pulumi-powerflex-nvme: the PowerFlexNvmeAttachment resource and the path identity helpers. */
-export { PowerFlexNvmeAttachment } from "./resource";
+export { PowerFlexNvmeAttachment } from "./pulumi/resource";
 export type {
   PowerFlexNvmeAttachmentArgs,
   GatewayArgs,
@@ -11,6 +11,6 @@ export type {
   AttachmentPath,
   AttachmentDevice,
   VolumeArgs,
-} from "./resource";
-export { canonicalIp, identityKey, describePath } from "./nvme/identity";
-export type { PathIdentity } from "./nvme/identity";
+} from "./pulumi/resource";
+export { canonicalIp, identityKey, describePath } from "./host/nvme/identity";
+export type { PathIdentity } from "./host/nvme/identity";

@@ -1,13 +1,13 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { LocalHost } from "../host/local";
-import { LedgerStore } from "../ledger/store";
-import { EXTERNAL } from "../ledger/records";
-import { readControllers } from "../nvme/sysfs";
-import { identityKey } from "../nvme/identity";
-import { startWorld, type World } from "../demo/world";
-import type { Step } from "../demo/stack";
-import type { FabricsController } from "../nvme/controller";
+import { LocalHost } from "../host/access/local";
+import { LedgerStore } from "../host/ledger/store";
+import { EXTERNAL } from "../host/ledger/records";
+import { readControllers } from "../host/nvme/sysfs";
+import { identityKey } from "../host/nvme/identity";
+import { startWorld, type World } from "../tools/demo/world";
+import type { Step } from "../tools/demo/stack";
+import type { FabricsController } from "../host/nvme/controller";
 
 /** One line for `powerflex-nvme --help`. */
 export const summary = "play a whole story (preview, up, SDT added, replace, destroy) on an emulated array and simulated host";

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { parseTopology, startEmulator, type ApiProfile } from "../emulator";
+import { parseTopology, startEmulator, type ApiProfile } from "../tools/emulator";
 
 /** One line for `powerflex-nvme --help`. */
 export const summary = "run an emulated PowerFlex gateway (REST) for tests, demos and CI";

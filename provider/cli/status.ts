@@ -1,15 +1,15 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { sshTargetOf } from "../attachment-host";
-import { hostSettings, type HostAccess, type HostSettings } from "../host/access";
-import { hostAccessFor } from "../host/for-settings";
-import { hostAccessSchema, sshSchema } from "../inputs";
-import { EXTERNAL } from "../ledger/records";
-import { LedgerStore } from "../ledger/store";
-import { describePath } from "../nvme/identity";
-import { readControllers } from "../nvme/sysfs";
-import { hostStatus, type ControllerStatus, type HostStatus } from "../status";
+import { sshTargetOf } from "../host/attachment-host";
+import { hostSettings, type HostAccess, type HostSettings } from "../host/access/access";
+import { hostAccessFor } from "../host/access/for-settings";
+import { hostAccessSchema, sshSchema } from "../pulumi/inputs";
+import { EXTERNAL } from "../host/ledger/records";
+import { LedgerStore } from "../host/ledger/store";
+import { describePath } from "../host/nvme/identity";
+import { readControllers } from "../host/nvme/sysfs";
+import { hostStatus, type ControllerStatus, type HostStatus } from "../host/status";
 
 /** One line for `powerflex-nvme --help`. */
 export const summary = "show every NVMe-oF controller on this host and which attachment holds it (or foreign)";

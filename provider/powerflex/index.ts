@@ -1,12 +1,12 @@
 /** PowerFlex REST client (both login flows, shared tokens, retries) and NVMe/TCP path planning. */
-export { PowerFlexClient, MAX_HOST_NAME_LENGTH } from "./client";
-export type { MapOptions } from "./client";
-export { GatewayOptions, AuthFlow, resolveGatewayOptions } from "./options";
-export type { ResolvedGatewayOptions } from "./options";
-export { PowerFlexError, ErrorCodes } from "./errors";
-export type { PowerFlexErrorKind, PowerFlexErrorInit } from "./errors";
-export { stderrLogger } from "./logger";
-export type { Logger } from "./logger";
+export { PowerFlexClient, MAX_HOST_NAME_LENGTH } from "./rest/client";
+export type { MapOptions } from "./rest/client";
+export { GatewayOptions, AuthFlow, resolveGatewayOptions } from "./rest/options";
+export type { ResolvedGatewayOptions } from "./rest/options";
+export { PowerFlexError, ErrorCodes } from "./rest/errors";
+export type { PowerFlexErrorKind, PowerFlexErrorInit } from "./rest/errors";
+export { stderrLogger } from "./rest/logger";
+export type { Logger } from "./rest/logger";
 export {
   planPaths,
   subsystemNqnOf,
@@ -31,5 +31,5 @@ export {
   Created,
   parseBareString,
   parseApiVersion,
-} from "./types";
-export type { NvmeHost, SdtIpRole } from "./types";
+} from "./rest/types";
+export type { NvmeHost, SdtIpRole } from "./rest/types";

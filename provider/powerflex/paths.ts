@@ -1,5 +1,5 @@
-import { canonicalIp } from "../nvme/identity";
-import type { Sdt, System } from "./types";
+import { canonicalIp } from "../host/nvme/identity";
+import type { Sdt, System } from "./rest/types";
 
 /** NVMe/TCP I/O port when an SDT does not say. */
 export const DEFAULT_NVME_PORT = 4420;

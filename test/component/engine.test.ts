@@ -2,11 +2,11 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { AttachError, InUseError, NvmeEngine } from "../../provider/engine";
-import { LocalHost } from "../../provider/host/local";
-import { identityKey as key, type PathIdentity } from "../../provider/nvme/identity";
-import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimController, type SimHost, type SimVersion } from "../../provider/simhost";
-import { runSim } from "../../provider/simhost/sim";
+import { AttachError, InUseError, NvmeEngine } from "../../provider/host/engine";
+import { LocalHost } from "../../provider/host/access/local";
+import { identityKey as key, type PathIdentity } from "../../provider/host/nvme/identity";
+import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimController, type SimHost, type SimVersion } from "../../provider/tools/simhost";
+import { runSim } from "../../provider/tools/simhost/sim";
 
 /**
  * The engine end to end on the simulated host (real LocalHost, real nvme-cli adapter, real sysfs reader,

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import { startEmulator, type Emulator } from "../../provider/emulator";
-import { placementOf } from "../../provider/placement";
+import { startEmulator, type Emulator } from "../../provider/tools/emulator";
+import { placementOf } from "../../provider/powerflex/placement";
 import { PowerFlexClient } from "../../provider/powerflex";
-import { planTargets } from "../../provider/targets";
+import { planTargets } from "../../provider/powerflex/targets";
 
 const HOST = { hostnqn: "nqn.2014-08.org.nvmexpress:uuid:0b9e1a3c-5d7f-4e2a-8c6b-1f0e9d8c7b6a", hostid: "0b9e1a3c-5d7f-4e2a-8c6b-1f0e9d8c7b6a" };
 const SYSTEMS = "GET /api/types/System/instances";

@@ -12,8 +12,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { TopologyInput } from "../../provider/emulator";
-import { startGatewayWorld, type GatewayWorld } from "../../provider/demo/world";
+import type { TopologyInput } from "../../provider/tools/emulator";
+import { startGatewayWorld, type GatewayWorld } from "../../provider/tools/demo/world";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, removeNamespace, SDT2, SDT3, type NamespaceInfo } from "./targets";
 
 export const SYSTEM_ID = "4d2c1b0a9e8f7061";

@@ -8,10 +8,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AttachError, InUseError, NvmeEngine } from "../../provider/engine";
-import { hostSettings, type HostSettings } from "../../provider/host/access";
-import { LocalHost } from "../../provider/host/local";
-import type { PathIdentity } from "../../provider/nvme/identity";
+import { AttachError, InUseError, NvmeEngine } from "../../provider/host/engine";
+import { hostSettings, type HostSettings } from "../../provider/host/access/access";
+import { LocalHost } from "../../provider/host/access/local";
+import type { PathIdentity } from "../../provider/host/nvme/identity";
 import { repoRoot } from "../support/paths";
 import { resetKernel } from "./hooks";
 import {

@@ -2,7 +2,7 @@
  * The initiator side for the real-kernel tests: run the machine's real nvme-cli, read fabrics
  * controllers straight from sysfs, and guard that tests never touch controllers they did not make.
  *
- * Deliberately independent of provider/nvme (the code under test): a test must not check the
+ * Deliberately independent of provider/host/nvme (the code under test): a test must not check the
  * engine with the engine's own sysfs reader.
  */
 import { strict as assert } from "node:assert";

@@ -6,7 +6,7 @@
  * provider's reader). Foreign controllers are connected first and must be alive at the end of each step.
  */
 import { strict as assert } from "node:assert";
-import { ProviderCallError, UNKNOWN } from "../../provider/demo/provider-host";
+import { ProviderCallError, UNKNOWN } from "../../provider/tools/demo/provider-host";
 import { startKernelArray, SUBSYS_NQN, type KernelArray } from "./array";
 import { resetKernel } from "./hooks";
 import {

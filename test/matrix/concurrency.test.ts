@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
-import type { ProviderHost } from "../../provider/demo/provider-host";
-import { urnOf } from "../../provider/demo/provider-host";
-import type { Stack } from "../../provider/demo/stack";
-import { startWorld, type World } from "../../provider/demo/world";
-import { PROVIDER_SOURCE } from "../../provider/resource";
+import type { ProviderHost } from "../../provider/tools/demo/provider-host";
+import { urnOf } from "../../provider/tools/demo/provider-host";
+import type { Stack } from "../../provider/tools/demo/stack";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { PROVIDER_SOURCE } from "../../provider/pulumi/resource";
 import { addForeign, assertForeignUntouched, ledgerOf, nextCommand, ours, registeredHostsOf } from "./support";
 
 /**

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import type { ProviderHost } from "../../provider/demo/provider-host";
-import type { Stack } from "../../provider/demo/stack";
-import { startWorld, type World } from "../../provider/demo/world";
-import { DEFAULT_SIM_HOSTNQN } from "../../provider/simhost";
+import type { ProviderHost } from "../../provider/tools/demo/provider-host";
+import type { Stack } from "../../provider/tools/demo/stack";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { DEFAULT_SIM_HOSTNQN } from "../../provider/tools/simhost";
 import { addForeign, assertForeignUntouched, ledgerOf, nextCommand as nextCommandOf, ours, registeredHostsOf, until } from "./support";
 
 /**

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
-import { ProviderCallError } from "../../provider/demo/provider-host";
-import { startWorld, type World } from "../../provider/demo/world";
-import { startEmulator } from "../../provider/emulator";
-import { DEFAULT_SIM_HOSTNQN } from "../../provider/simhost";
-import type { ProviderHost } from "../../provider/demo/provider-host";
+import { ProviderCallError } from "../../provider/tools/demo/provider-host";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { startEmulator } from "../../provider/tools/emulator";
+import { DEFAULT_SIM_HOSTNQN } from "../../provider/tools/simhost";
+import type { ProviderHost } from "../../provider/tools/demo/provider-host";
 import { addForeign, assertForeignUntouched, ledgerOf, nextCommand, ours } from "./support";
 
 /**

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { ProviderCallError, urnOf } from "../../provider/demo/provider-host";
-import { startWorld, type World } from "../../provider/demo/world";
-import { PROVIDER_SOURCE } from "../../provider/resource";
+import { ProviderCallError, urnOf } from "../../provider/tools/demo/provider-host";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { PROVIDER_SOURCE } from "../../provider/pulumi/resource";
 import { ledgerOf, ours } from "./support";
 
 /**

@@ -2,12 +2,12 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { AttachError, NvmeEngine } from "../../provider/engine";
-import { LocalHost } from "../../provider/host/local";
-import { NvmeCli } from "../../provider/nvme/cli";
-import { describePath, type PathIdentity } from "../../provider/nvme/identity";
-import { readControllers } from "../../provider/nvme/sysfs";
-import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimFailure, type SimHost } from "../../provider/simhost";
+import { AttachError, NvmeEngine } from "../../provider/host/engine";
+import { LocalHost } from "../../provider/host/access/local";
+import { NvmeCli } from "../../provider/host/nvme/cli";
+import { describePath, type PathIdentity } from "../../provider/host/nvme/identity";
+import { readControllers } from "../../provider/host/nvme/sysfs";
+import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimFailure, type SimHost } from "../../provider/tools/simhost";
 import { addForeign, assertForeignUntouched, ledgerOf, ours } from "./support";
 
 /**

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ProviderCallError, type ProviderHost } from "../../provider/demo/provider-host";
-import { startWorld, type World } from "../../provider/demo/world";
-import { startEmulator } from "../../provider/emulator";
+import { ProviderCallError, type ProviderHost } from "../../provider/tools/demo/provider-host";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { startEmulator } from "../../provider/tools/emulator";
 import { nextCommand } from "./support";
 
 /**

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ProviderHost } from "../../provider/demo/provider-host";
-import { Stack } from "../../provider/demo/stack";
-import { PROVIDER_SOURCE } from "../../provider/resource";
-import type { SimController, SimHost } from "../../provider/simhost";
+import { ProviderHost } from "../../provider/tools/demo/provider-host";
+import { Stack } from "../../provider/tools/demo/stack";
+import { PROVIDER_SOURCE } from "../../provider/pulumi/resource";
+import type { SimController, SimHost } from "../../provider/tools/simhost";
 
 /**
  * What every matrix case checks afterwards: the controllers on the host, the ledger, and that nothing

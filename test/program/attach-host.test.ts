@@ -1,13 +1,13 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
-import { startWorld, type World } from "../../provider/demo/world";
+import { startWorld, type World } from "../../provider/tools/demo/world";
 import { repoRoot } from "../support/paths";
 import { runProgram as run, type ProgramRun } from "../support/program";
 
 /**
  * examples/attach-host, the program the root Pulumi.yaml runs, under pulumi.runtime.setMocks: its
  * registrations go to the real dynamic-provider host (as the engine would route them), with the
- * engine's step logic from provider/demo/stack.ts. Covers the program side (closure of the resource
+ * engine's step logic from provider/tools/demo/stack.ts. Covers the program side (closure of the resource
  * class, token, inputs, options, outputs) that the gRPC tests cannot see.
  */
 

@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { PROVIDER_SOURCE } from "../../provider/resource";
-import { ProviderCallError, UNKNOWN, urnOf } from "../../provider/demo/provider-host";
-import { startWorld, type World } from "../../provider/demo/world";
-import type { SimController } from "../../provider/simhost";
+import { PROVIDER_SOURCE } from "../../provider/pulumi/resource";
+import { ProviderCallError, UNKNOWN, urnOf } from "../../provider/tools/demo/provider-host";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import type { SimController } from "../../provider/tools/simhost";
 import { repoRoot } from "../support/paths";
 
 /**

@@ -1,11 +1,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeConsumerProject, ProviderCallError, ProviderHost, urnOf } from "../../provider/demo/provider-host";
-import { Stack } from "../../provider/demo/stack";
-import { startWorld, type World } from "../../provider/demo/world";
-import { PROVIDER_SOURCE } from "../../provider/resource";
-import type { SimController } from "../../provider/simhost";
+import { makeConsumerProject, ProviderCallError, ProviderHost, urnOf } from "../../provider/tools/demo/provider-host";
+import { Stack } from "../../provider/tools/demo/stack";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { PROVIDER_SOURCE } from "../../provider/pulumi/resource";
+import type { SimController } from "../../provider/tools/simhost";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**

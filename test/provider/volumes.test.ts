@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ProviderCallError } from "../../provider/demo/provider-host";
-import { startWorld, type World } from "../../provider/demo/world";
-import { volumeNguid } from "../../provider/volumes";
+import { ProviderCallError } from "../../provider/tools/demo/provider-host";
+import { startWorld, type World } from "../../provider/tools/demo/world";
+import { volumeNguid } from "../../provider/powerflex/volumes";
 
 /**
  * Volumes through the real dynamic-provider host: the emulator keeps the mappings, and (as the array's

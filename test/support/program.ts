@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import type { Stack } from "../../provider/demo/stack";
-import { TYPE } from "../../provider/resource";
+import type { Stack } from "../../provider/tools/demo/stack";
+import { TYPE } from "../../provider/pulumi/resource";
 
 /**
  * Run an examples/ program under pulumi.runtime.setMocks with its registrations routed to the real
  * dynamic-provider host (as the engine would route them), with the engine's step logic from
- * provider/demo/stack.ts.
+ * provider/tools/demo/stack.ts.
  */
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { canonicalIp, identityKey, InvalidAddressError } from "../../provider/nvme/identity";
+import { canonicalIp, identityKey, InvalidAddressError } from "../../provider/host/nvme/identity";
 
 describe("canonicalIp", () => {
   const cases: [string, string][] = [

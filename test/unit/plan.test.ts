@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import type { ControllerState, FabricsController } from "../../provider/nvme/controller";
-import { identityKey, type PathIdentity } from "../../provider/nvme/identity";
-import { addOwner, emptyLedger, EXTERNAL, forget, markPending, recordCreated, removeOwner, type Ledger } from "../../provider/ledger/records";
-import { planAttach, planRelease, reconcilePending, type Action } from "../../provider/plan";
+import type { ControllerState, FabricsController } from "../../provider/host/nvme/controller";
+import { identityKey, type PathIdentity } from "../../provider/host/nvme/identity";
+import { addOwner, emptyLedger, EXTERNAL, forget, markPending, recordCreated, removeOwner, type Ledger } from "../../provider/host/ledger/records";
+import { planAttach, planRelease, reconcilePending, type Action } from "../../provider/host/plan";
 
 const ME = "me";
 const HOSTS = ["nqn.2014-08.org.nvmexpress:uuid:11111111-1111-1111-1111-111111111111", "nqn.2014-08.org.example:other-tool"];

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import type { FabricsController } from "../../provider/nvme/controller";
-import { identityKey, type PathIdentity } from "../../provider/nvme/identity";
-import { addOwner, emptyLedger, EXTERNAL, recordCreated } from "../../provider/ledger/records";
-import { hostStatus } from "../../provider/status";
+import type { FabricsController } from "../../provider/host/nvme/controller";
+import { identityKey, type PathIdentity } from "../../provider/host/nvme/identity";
+import { addOwner, emptyLedger, EXTERNAL, recordCreated } from "../../provider/host/ledger/records";
+import { hostStatus } from "../../provider/host/status";
 
 const NQN = "nqn.1988-11.com.dell:powerflex:00:abc123";
 const HOST = "nqn.2014-08.org.nvmexpress:uuid:11111111-1111-1111-1111-111111111111";

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { volumeNguid } from "../../provider/volumes";
+import { volumeNguid } from "../../provider/powerflex/volumes";
 
 describe("volume NGUID", () => {
   it("is the volume id, 64b94e, and the last 10 hex digits of the system id (Cinder's test vector)", () => {

@@ -3,10 +3,10 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { NvmeEngine } from "../../../provider/engine";
-import { LocalHost } from "../../../provider/host/local";
-import { identityKey, type PathIdentity } from "../../../provider/nvme/identity";
-import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimHost } from "../../../provider/simhost";
+import { NvmeEngine } from "../../../provider/host/engine";
+import { LocalHost } from "../../../provider/host/access/local";
+import { identityKey, type PathIdentity } from "../../../provider/host/nvme/identity";
+import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimHost } from "../../../provider/tools/simhost";
 import { repoRoot } from "../../support/paths";
 import { makeKeyPair, startSshd, type Sshd } from "../../support/sshd";
 

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { request } from "undici";
 import { fixturesDir } from "../../support/paths";
-import { parseTopology, startEmulator, type Emulator } from "../../../provider/emulator";
+import { parseTopology, startEmulator, type Emulator } from "../../../provider/tools/emulator";
 
 async function call(e: Emulator, method: "GET" | "POST" | "DELETE", p: string, opts: { auth?: string; json?: unknown; contentType?: string } = {}) {
   const headers: Record<string, string> = {};

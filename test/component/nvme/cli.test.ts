@@ -2,9 +2,9 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { LocalHost } from "../../../provider/host/local";
-import { NvmeCli, findControllers, readHostIdentity, type PathIdentity } from "../../../provider/nvme";
-import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimVersion } from "../../../provider/simhost";
+import { LocalHost } from "../../../provider/host/access/local";
+import { NvmeCli, findControllers, readHostIdentity, type PathIdentity } from "../../../provider/host/nvme";
+import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimVersion } from "../../../provider/tools/simhost";
 
 const host = new LocalHost();
 const NQN = "nqn.1988-11.com.dell:powerflex:00:abc123";

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { LocalHost, LockTimeoutError } from "../../../provider/host/local";
+import { LocalHost, LockTimeoutError } from "../../../provider/host/access/local";
 
 describe("LocalHost", () => {
   const host = new LocalHost();
@@ -66,7 +66,7 @@ describe("LocalHost", () => {
 
   it("lock: SIGKILL of the holding process frees the lock", async () => {
     const file = path.join(dir, "k.lock");
-    const modulePath = require.resolve("../../../provider/host/local");
+    const modulePath = require.resolve("../../../provider/host/access/local");
     const script = `const { LocalHost } = require(${JSON.stringify(modulePath)});
       new LocalHost().lock(${JSON.stringify(file)}).then(() => { process.stdout.write("held\\n"); setInterval(() => {}, 1000); });`;
     const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });

@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { hostSettings } from "../../../provider/host/access";
-import { LocalHost } from "../../../provider/host/local";
-import { findControllers, matchesIdentity, readControllers, type PathIdentity } from "../../../provider/nvme";
-import { createSimHost } from "../../../provider/simhost";
+import { hostSettings } from "../../../provider/host/access/access";
+import { LocalHost } from "../../../provider/host/access/local";
+import { findControllers, matchesIdentity, readControllers, type PathIdentity } from "../../../provider/host/nvme";
+import { createSimHost } from "../../../provider/tools/simhost";
 import { referenceDir } from "../../unit/nvme/reference";
 
 const host = new LocalHost();

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { request } from "undici";
-import { startEmulator, type Emulator, type EmulatorOptions } from "../../../provider/emulator";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../../../provider/tools/emulator";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions, type Logger } from "../../../provider/powerflex";
 
 const silent: Logger = { warn: () => undefined };

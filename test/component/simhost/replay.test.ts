@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createSimHost, type SimHost, type SimVersion } from "../../../provider/simhost";
-import { runSim } from "../../../provider/simhost/sim";
+import { createSimHost, type SimHost, type SimVersion } from "../../../provider/tools/simhost";
+import { runSim } from "../../../provider/tools/simhost/sim";
 import { harnessRun, kernelVmRuns, referenceDir, type RecordedRun } from "../../unit/nvme/reference";
 
 /**

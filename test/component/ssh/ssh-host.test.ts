@@ -3,12 +3,12 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalHost, LockTimeoutError } from "../../../provider/host/local";
-import { SshError } from "../../../provider/host/ssh/errors";
-import { SshHost } from "../../../provider/host/ssh/ssh-host";
-import type { SshTarget } from "../../../provider/host/ssh/target";
-import { NvmeCli, NvmeCommandError } from "../../../provider/nvme/cli";
-import { createSimHost } from "../../../provider/simhost";
+import { LocalHost, LockTimeoutError } from "../../../provider/host/access/local";
+import { SshError } from "../../../provider/host/access/ssh/errors";
+import { SshHost } from "../../../provider/host/access/ssh/ssh-host";
+import type { SshTarget } from "../../../provider/host/access/ssh/target";
+import { NvmeCli, NvmeCommandError } from "../../../provider/host/nvme/cli";
+import { createSimHost } from "../../../provider/tools/simhost";
 import { fingerprint, makeKeyPair, startSshd, type Sshd } from "../../support/sshd";
 
 /**

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { classifyNvmeFailure, type NvmeFailureClass } from "../../../provider/nvme";
+import { classifyNvmeFailure, type NvmeFailureClass } from "../../../provider/host/nvme";
 import { debianRuns, harnessRuns, kernelVmRuns, type RecordedRun } from "./reference";
 
 /**

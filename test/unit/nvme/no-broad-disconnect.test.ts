@@ -14,12 +14,12 @@ function tsFiles(dir: string): string[] {
 /**
  * The promise of this package: teardown is one `nvme disconnect -d nvmeN` per owned controller. No source
  * file may be able to run `disconnect-all` or `disconnect -n/--nqn` (both hit every host NQN's controllers
- * of a subsystem, or everything). The one exception is provider/simhost/, the nvme-cli simulator: it must
+ * of a subsystem, or everything). The one exception is provider/tools/simhost/, the nvme-cli simulator: it must
  * *implement* those commands so that tests can prove we never send them (its calls.log records every argv).
  */
 describe("no code path can run a broad disconnect", () => {
   const root = path.join(repoRoot(), "provider");
-  const files = tsFiles(root).filter((f) => !f.startsWith(path.join(root, "simhost") + path.sep));
+  const files = tsFiles(root).filter((f) => !f.startsWith(path.join(root, "tools", "simhost") + path.sep));
   it("scans the provider sources", () => assert.ok(files.length > 5));
   for (const file of files) {
     it(path.relative(repoRoot(), file), () => {

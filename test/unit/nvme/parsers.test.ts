@@ -7,7 +7,7 @@ import {
   parseSysfsAddress,
   subsystemRecords,
   NvmeOutputError,
-} from "../../../provider/nvme";
+} from "../../../provider/host/nvme";
 import { debianRuns, harnessRuns, kernelVmRuns, type RecordedRun } from "./reference";
 
 /** Each list must be non-empty: a reference reorganisation must not silently turn these tests into no-ops. */

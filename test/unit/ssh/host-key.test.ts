@@ -4,9 +4,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fingerprintOf, parseHostKey, parseKeyscan } from "../../../provider/host/ssh/host-key";
-import { commandLine, shellQuote } from "../../../provider/host/ssh/quote";
-import { checkInputs } from "../../../provider/inputs";
+import { fingerprintOf, parseHostKey, parseKeyscan } from "../../../provider/host/access/ssh/host-key";
+import { commandLine, shellQuote } from "../../../provider/host/access/ssh/quote";
+import { checkInputs } from "../../../provider/pulumi/inputs";
 
 describe("SSH host keys and remote quoting", () => {
   it("computes the fingerprint ssh-keygen prints, for a key line, a known_hosts line and the bare fingerprint", () => {

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { HostSettings } from "../host/access";
+import type { HostSettings } from "../../host/access/access";
 import { readKnobs, writeKnobs, type PathKnobs, type SimKnobs, type SimVersion } from "./knobs";
 import { SimTree, type SimController, type SimNamespace } from "./tree";
 

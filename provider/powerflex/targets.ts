@@ -1,9 +1,9 @@
-import type { Inputs } from "./inputs";
-import type { DiscoveryRecord } from "./nvme/discover";
-import type { HostIdentity } from "./nvme/hostid";
-import type { PathIdentity } from "./nvme/identity";
+import type { Inputs } from "../pulumi/inputs";
+import type { DiscoveryRecord } from "../host/nvme/discover";
+import type { HostIdentity } from "../host/nvme/hostid";
+import type { PathIdentity } from "../host/nvme/identity";
 import { placementOf } from "./placement";
-import { planPaths, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from "./powerflex";
+import { planPaths, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from ".";
 
 /**
  * From the inputs and what PowerFlex reports now to the exact NVMe/TCP paths of an attachment. Only GETs:

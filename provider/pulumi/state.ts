@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { hostSettings, type HostSettings } from "./host/access";
-import type { PathIdentity } from "./nvme/identity";
+import { hostSettings, type HostSettings } from "../host/access/access";
+import type { PathIdentity } from "../host/nvme/identity";
 
 /**
  * The resource's outputs (its Pulumi state). The serialized provider is a shim that loads the newest

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { HostAccess, HostSettings } from "../host/access";
+import type { HostAccess, HostSettings } from "../access/access";
 import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";

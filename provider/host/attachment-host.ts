@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { NvmeEngine } from "./engine";
-import { hostSettings, type HostAccess, type HostSettings } from "./host/access";
-import { hostAccessFor } from "./host/for-settings";
-import { sameMachine, type SshTarget } from "./host/ssh/target";
-import type { Inputs, SshInputs } from "./inputs";
+import { hostSettings, type HostAccess, type HostSettings } from "./access/access";
+import { hostAccessFor } from "./access/for-settings";
+import { sameMachine, type SshTarget } from "./access/ssh/target";
+import type { Inputs, SshInputs } from "../pulumi/inputs";
 import { NvmeCli } from "./nvme/cli";
 import type { FabricsController } from "./nvme/controller";
 import { readControllers } from "./nvme/sysfs";

@@ -1,5 +1,5 @@
-import type { FabricsController, NamespaceUse } from "./nvme/controller";
-import type { PowerFlexClient } from "./powerflex";
+import type { FabricsController, NamespaceUse } from "../host/nvme/controller";
+import type { PowerFlexClient } from ".";
 
 /**
  * PowerFlex volumes mapped to this host's NVMe host object, and the block devices they become. Which

@@ -1,4 +1,4 @@
-import { PowerFlexError, type PowerFlexClient, type ProtectionDomain, type System } from "./powerflex";
+import { PowerFlexError, type PowerFlexClient, type ProtectionDomain, type System } from ".";
 
 /**
  * The system and protection domain an attachment names, looked up once per gateway client for a minute.

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseHostKey } from "./host/ssh/host-key";
-import { canonicalIp, isIp } from "./nvme/identity";
+import { parseHostKey } from "../host/access/ssh/host-key";
+import { canonicalIp, isIp } from "../host/nvme/identity";
 
 /**
  * The resource's inputs as the provider receives them (plain JSON after the engine resolved Outputs),

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { HostAccess, HostSettings, RunResult } from "../host/access";
+import type { HostAccess, HostSettings, RunResult } from "../access/access";
 import { parseConnectOutput } from "./connect-output";
 import { validateConnectOptions, ifaceSchema, type ConnectOptions } from "./connect-options";
 import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type * as pulumi from "@pulumi/pulumi";
-import { attachmentHost, settingsFor, type AttachmentHost } from "./attachment-host";
-import { gatewayFor, type Gateway, type StackConfig } from "./gateway";
-import type { HostSettings } from "./host/access";
-import { sameMachine } from "./host/ssh/target";
-import { AttachError } from "./engine";
+import { attachmentHost, settingsFor, type AttachmentHost } from "../host/attachment-host";
+import { gatewayFor, type Gateway, type StackConfig } from "../powerflex/gateway";
+import type { HostSettings } from "../host/access/access";
+import { sameMachine } from "../host/access/ssh/target";
+import { AttachError } from "../host/engine";
 import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
-import { describePath, identityKey } from "./nvme/identity";
+import { describePath, identityKey } from "../host/nvme/identity";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
-import { planTargets, type PlannedTargets } from "./targets";
-import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "./volumes";
+import { planTargets, type PlannedTargets } from "../powerflex/targets";
+import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
 
 /**
  * The ResourceProvider behind PowerFlexNvmeAttachment: orchestration only. Deciding is in plan.ts and

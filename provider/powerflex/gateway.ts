@@ -1,5 +1,5 @@
-import type { Inputs } from "./inputs";
-import { PowerFlexClient, type GatewayOptions, type Logger } from "./powerflex";
+import type { Inputs } from "../pulumi/inputs";
+import { PowerFlexClient, type GatewayOptions, type Logger } from ".";
 
 /**
  * Which PowerFlex gateway an attachment talks to, and the host-object chores around it. Credentials are

@@ -1,5 +1,5 @@
 import { mapLimit } from "./concurrency";
-import type { HostAccess, HostSettings } from "./host/access";
+import type { HostAccess, HostSettings } from "./access/access";
 import { addOwner, clearPending, EXTERNAL, forget, markPending, recordCreated, recordOf, removeOwner } from "./ledger/records";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { HostAccess, HostSettings } from "../host/access";
+import type { HostAccess, HostSettings } from "../access/access";
 
 /** The host NQN and host ID this host connects as. */
 export interface HostIdentity {

@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { packageRoot } from "../package-root";
-import { TYPE } from "../resource";
+import { packageRoot } from "../../package-root";
+import { TYPE } from "../../pulumi/resource";
 
 /**
  * The real dynamic-provider host of @pulumi/pulumi (`cmd/dynamic-provider`), started the way the Pulumi

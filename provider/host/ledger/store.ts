@@ -1,5 +1,5 @@
 import * as path from "node:path/posix";
-import type { HostAccess, HostSettings } from "../host/access";
+import type { HostAccess, HostSettings } from "../access/access";
 import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 
 /** The ledger file and its lock inside the state dir. */
