@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { parseHostKey } from "../host/access/ssh/host-key";
 import { isIp } from "../host/nvme/identity";
-import { connectOptionsSchema, ipSchema, type ConnectInputs } from "../host/nvme/connect-options";
+import { connectOptionsSchema, ipSchema, withoutDefaults, type ConnectInputs } from "../host/nvme/connect-options";
 
 /**
  * The resource's inputs as the provider receives them (plain JSON after the engine resolved Outputs),
@@ -146,6 +146,18 @@ export type SshInputs = z.infer<typeof sshSchema>;
 /** The input property names: what `read` hands back as inputs and what `diff` compares. */
 export const INPUT_KEYS = Object.keys(inputsSchema.shape) as (keyof Inputs)[];
 
+/**
+ * Inputs in the form diff compares: connect options set to the kernel's default are left out (and an
+ * empty `connect` with them), so writing one down is no change and reconnects nothing. Pure; also
+ * applied to stored inputs, which older versions wrote without it.
+ */
+export function normalised(inputs: Inputs): Inputs {
+  if (inputs.connect === undefined || inputs.connect === null) return inputs;
+  const { connect, ...rest } = inputs;
+  const kept = withoutDefaults(connect);
+  return Object.keys(kept).length > 0 ? { ...rest, connect: kept } : rest;
+}
+
 export interface CheckFailure {
   readonly property: string;
   readonly reason: string;
@@ -168,7 +180,7 @@ export function checkInputs(raw: Record<string, unknown>): { inputs?: Inputs; fa
   const unknowns = unknownPaths(props);
   const hasUnknowns = unknowns.length > 0;
   const result = inputsSchema.safeParse(props);
-  if (result.success) return { inputs: hasUnknowns ? undefined : result.data, failures: [], hasUnknowns };
+  if (result.success) return { inputs: hasUnknowns ? undefined : normalised(result.data), failures: [], hasUnknowns };
   const failures: CheckFailure[] = [];
   for (const issue of result.error.issues) {
     const at = issue.path.map(String);

@@ -6,7 +6,7 @@ import { gatewayFor, type Gateway, type StackConfig } from "../powerflex/gateway
 import type { HostSettings } from "../host/access/access";
 import { sameMachine } from "../host/access/ssh/target";
 import { AttachError } from "../host/engine";
-import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
+import { checkInputs, INPUT_KEYS, normalised, UNKNOWN, type Inputs } from "./inputs";
 import { describePath, identityKey } from "../host/nvme/identity";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets } from "../powerflex/targets";
@@ -36,9 +36,9 @@ function validated(news: Props): Inputs {
   return inputs;
 }
 
-/** Inputs as stored with an existing resource (already validated when it was made). */
+/** Inputs as stored with an existing resource (validated when it was made; normalised here, as older versions did not). */
 function storedInputs(props: Props): Inputs {
-  return inputsOf(props) as Inputs;
+  return normalised(inputsOf(props) as Inputs);
 }
 
 function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
@@ -174,7 +174,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const want = targets.paths.map((p) => identityKey(p.identity)).sort();
     const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
     const pathsChanged = !isDeepStrictEqual(want, have);
-    const inputsChanged = !isDeepStrictEqual(inputsOf(olds), inputsOf(inputs));
+    const inputsChanged = !isDeepStrictEqual(storedInputs(olds), inputsOf(inputs));
     const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
     const volumesChanged = v.add.length > 0 || v.drop.length > 0;
     // A volume maps to one host object at a time: with a new identity, the old attachment must unmap first.

@@ -72,6 +72,20 @@ export function validateConnectOptions(options: ConnectOptions): ConnectOptions 
   return { ...r.data, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
 }
 
+/**
+ * The options without those set to what the kernel does anyway (`ctrlLossTmo: 600`, `headerDigest:
+ * false`, …): the same controller either way, so they must not count as a change. Pure.
+ */
+export function withoutDefaults<T extends ConnectInputs>(options: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) {
+    const spec = (CONNECT_OPTIONS as Record<string, ConnectOptionSpec>)[k];
+    if (v === undefined || (spec && "default" in spec && spec.default === v)) continue;
+    out[k] = v;
+  }
+  return out as T;
+}
+
 /** The `connect` input as a Markdown table (for the README), from the same table as everything else. */
 export function connectOptionsMarkdown(): string {
   const rows = connectOptionEntries().map(([k, o]) => {
