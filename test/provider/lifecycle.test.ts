@@ -202,6 +202,22 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     await w.stack.destroy();
   });
 
+  it("refresh warns about a path of ours whose options changed on the host since its connect", async () => {
+    await w.stack.up({ a: { ...args, connect: { ctrlLossTmo: 30, reconnectDelay: 4 } } });
+    const ours = w.sim.controllers().filter((c) => c.subsysnqn.includes("powerflex"));
+    const attr = (device: string, a: string) => path.join(w.sim.settings.sysfsRoot, "class", "nvme", device, a);
+    for (const c of ours) assert.equal(fs.readFileSync(attr(c.device, "ctrl_loss_tmo"), "utf8").trim(), "32", "ceil(30/4) reconnects of 4 s");
+    await w.stack.refresh();
+    assert.doesNotMatch(w.host.stdout.join(""), /shows ctrl_loss_tmo/, "no drift right after the connect");
+    const victim = ours.find((c) => c.traddr === "192.0.2.12")!;
+    fs.writeFileSync(attr(victim.device, "ctrl_loss_tmo"), "off\n"); // someone ran: echo -1 > …/ctrl_loss_tmo
+    assert.deepEqual(await w.stack.refresh(), [{ name: "a", op: "refresh" }]);
+    const said = w.host.stdout.join("");
+    assert.match(said, new RegExp(`192\\.0\\.2\\.12:4420.*\\(${victim.device}\\) shows ctrl_loss_tmo off, but it was connected with 32 \\(connect\\.ctrlLossTmo\\)`));
+    assert.equal((said.match(/shows ctrl_loss_tmo/g) ?? []).length, 1, "only the changed path");
+    await w.stack.destroy();
+  });
+
   it("diff with unknown values says maybe, and replace when the host identity may move", async () => {
     await w.stack.up({ a: args });
     const prior = [...w.stack.resources.values()][0];

@@ -86,6 +86,49 @@ export function withoutDefaults<T extends ConnectInputs>(options: T): T {
   return out as T;
 }
 
+/** An option whose value on a live controller is not the one it was connected with. */
+export interface OptionDrift {
+  readonly option: ConnectOptionName;
+  /** The sysfs attribute. */
+  readonly attribute: string;
+  readonly wanted: string;
+  readonly live: string;
+}
+
+const DEFAULT_RECONNECT_DELAY = CONNECT_OPTIONS.reconnectDelay.default;
+
+/**
+ * What the kernel shows in each controller attribute for these options (drivers/nvme/host/sysfs.c):
+ * `ctrl_loss_tmo` is max_reconnects x reconnect_delay with max_reconnects = ceil(ctrl_loss_tmo /
+ * reconnect_delay), `off` when negative; `fast_io_fail_tmo` is `off` at -1.
+ */
+export function expectedSysfs(options: ConnectInputs): Record<string, string> {
+  const delay = options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
+  const loss = options.ctrlLossTmo ?? CONNECT_OPTIONS.ctrlLossTmo.default;
+  const fail = options.fastIoFailTmo ?? CONNECT_OPTIONS.fastIoFailTmo.default;
+  return {
+    ctrl_loss_tmo: loss < 0 ? "off" : String(Math.ceil(loss / delay) * delay),
+    reconnect_delay: String(delay),
+    fast_io_fail_tmo: fail < 0 ? "off" : String(fail),
+    kato: String(options.keepAliveTmo ?? CONNECT_OPTIONS.keepAliveTmo.default),
+  };
+}
+
+/**
+ * PURE: the options a controller shows differently from how it was connected (someone wrote the sysfs
+ * attribute, or connected it otherwise). An attribute the kernel does not show is not compared.
+ */
+export function optionDrift(options: ConnectInputs, live: Readonly<Record<string, string | undefined>>): OptionDrift[] {
+  const want = expectedSysfs(options);
+  const out: OptionDrift[] = [];
+  for (const [option, spec] of connectOptionEntries()) {
+    if (spec.kind !== "int" || spec.sysfs === undefined) continue;
+    const have = live[spec.sysfs];
+    if (have !== undefined && have !== want[spec.sysfs]) out.push({ option, attribute: spec.sysfs, wanted: want[spec.sysfs], live: have });
+  }
+  return out;
+}
+
 /** The `connect` input as a Markdown table (for the README), from the same table as everything else. */
 export function connectOptionsMarkdown(): string {
   const rows = connectOptionEntries().map(([k, o]) => {

@@ -154,6 +154,7 @@ class Sim {
           hostid,
           state: knobs.stuckConnecting ? "connecting" : "live",
           srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (o.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          kernelOptions: o,
         },
         this.knobs.namespaces?.[o.nqn] ?? [],
       );

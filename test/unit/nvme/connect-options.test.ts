@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { NvmeCli } from "../../../provider/host/nvme/cli";
-import { connectOptionsMarkdown, connectOptionsSchema, validateConnectOptions } from "../../../provider/host/nvme/connect-options";
+import { connectOptionsMarkdown, connectOptionsSchema, expectedSysfs, optionDrift, validateConnectOptions } from "../../../provider/host/nvme/connect-options";
 import { inputsSchema } from "../../../provider/pulumi/inputs";
 import { repoRoot } from "../../support/paths";
 
@@ -120,5 +120,23 @@ describe("nvme connect argv from the table", () => {
     assert.deepEqual(cli.connectArgv(id), [...head, "-o", "json"]);
     assert.deepEqual(cli.connectArgv({ ...id, hostIface: "eth2" }, { dataDigest: true }), [...head, "-f", "eth2", "-G", "-o", "json"]);
     assert.throws(() => cli.connectArgv({ ...id, hostIface: "eth0:1" }), /hostIface/);
+  });
+});
+
+describe("what a controller should show in sysfs, and drift from it", () => {
+  it("the kernel's defaults; ctrl_loss_tmo in whole reconnect delays; off for -1", () => {
+    assert.deepEqual(expectedSysfs({}), { ctrl_loss_tmo: "600", reconnect_delay: "10", fast_io_fail_tmo: "off", kato: "5" });
+    assert.deepEqual(expectedSysfs({ ctrlLossTmo: 30, reconnectDelay: 4, fastIoFailTmo: 0, keepAliveTmo: 9 }), { ctrl_loss_tmo: "32", reconnect_delay: "4", fast_io_fail_tmo: "0", kato: "9" });
+    assert.equal(expectedSysfs({ ctrlLossTmo: -1 }).ctrl_loss_tmo, "off");
+    assert.equal(expectedSysfs({ ctrlLossTmo: 0 }).ctrl_loss_tmo, "0");
+  });
+
+  it("names each option shown otherwise; attributes the kernel does not show are not compared", () => {
+    assert.deepEqual(optionDrift({ ctrlLossTmo: 30, reconnectDelay: 4 }, { ctrl_loss_tmo: "32", reconnect_delay: "4", fast_io_fail_tmo: "off", kato: "5" }), []);
+    assert.deepEqual(optionDrift({}, {}), [], "an old kernel without the attributes");
+    assert.deepEqual(optionDrift({ ctrlLossTmo: 30, reconnectDelay: 4 }, { ctrl_loss_tmo: "off", reconnect_delay: "4", kato: "15" }), [
+      { option: "ctrlLossTmo", attribute: "ctrl_loss_tmo", wanted: "32", live: "off" },
+      { option: "keepAliveTmo", attribute: "kato", wanted: "5", live: "15" },
+    ]);
   });
 });
