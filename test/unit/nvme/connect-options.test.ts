@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { NvmeCli } from "../../../provider/host/nvme/cli";
 import { connectOptionsMarkdown, connectOptionsSchema, expectedSysfs, optionDrift, validateConnectOptions } from "../../../provider/host/nvme/connect-options";
 import { inputsSchema } from "../../../provider/pulumi/inputs";
+import type { ConnectArgs } from "../../../provider/pulumi/resource";
 import { repoRoot } from "../../support/paths";
 
 function tsFiles(dir: string): string[] {
@@ -22,6 +23,15 @@ describe("connect options: one rule in one place", () => {
     const connect = inputsSchema.shape.connect;
     assert.equal(connect.unwrap(), connectOptionsSchema, "inputs.ts must use connectOptionsSchema, not a schema of its own");
     assert.deepEqual(Object.keys(connectOptionsSchema.shape).sort(), [...NAMES].sort());
+  });
+
+  it("ConnectArgs (the program's type) is derived from the schema", () => {
+    const args: ConnectArgs = { ctrlLossTmo: Promise.resolve(30), headerDigest: true, hostIface: "eth1" };
+    // @ts-expect-error a connect option the schema does not have
+    const unknown: ConnectArgs = { duplicateConnect: true };
+    // @ts-expect-error the schema's type for it
+    const wrong: ConnectArgs = { dataDigest: "yes" };
+    assert.ok(args && unknown && wrong);
   });
 
   it("the docs table is the same table: one row per option with its limits and flag", () => {
