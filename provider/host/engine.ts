@@ -76,6 +76,8 @@ export interface PathObservation {
   readonly device?: string;
   /** Whether the ledger lists the owner for this path. */
   readonly held: boolean;
+  /** Connect options the controller shows in sysfs (attribute -> text), to compare with the ones asked for. */
+  readonly options?: Readonly<Record<string, string>>;
 }
 
 /** Attach could not reach `minPaths`; everything this call made was undone. */
@@ -379,7 +381,7 @@ export class NvmeEngine {
       const ctrl = live ?? matches[0];
       const state: PathState = live ? "live" : ctrl ? "connecting" : "missing";
       const rec = recordOf(ledger, id);
-      return { identity: id, state, device: ctrl?.device, held: rec?.owners.includes(owner) ?? false };
+      return { identity: id, state, device: ctrl?.device, held: rec?.owners.includes(owner) ?? false, options: ctrl?.options };
     });
   }
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseHostKey } from "../host/access/ssh/host-key";
-import { canonicalIp, isIp } from "../host/nvme/identity";
+import { isIp } from "../host/nvme/identity";
+import { connectOptionsSchema, ipSchema, withoutDefaults, type ConnectInputs } from "../host/nvme/connect-options";
 
 /**
  * The resource's inputs as the provider receives them (plain JSON after the engine resolved Outputs),
@@ -37,10 +38,7 @@ export const uuidSchema = z
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID like "d24b6553-aa97-4c7c-aa4c-b51c022d8b7b"')
   .transform((s) => s.toLowerCase());
 
-const ip = z.string({ error: "must be an IP address string" }).refine(isIp, "must be an IPv4 or IPv6 address (no host names, no port)").transform(canonicalIp);
 const port = z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be a TCP port 1-65535").max(65535, "must be a TCP port 1-65535");
-const seconds = (min: number, max: number) =>
-  z.number({ error: "must be a number of seconds" }).int("must be a whole number of seconds").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 
 export const gatewaySchema = z.strictObject({
   /** https://gateway[:port] of the PowerFlex REST gateway (or PowerFlex Manager). */
@@ -57,23 +55,6 @@ export const gatewaySchema = z.strictObject({
   insecure: z.boolean({ error: "must be true or false" }).optional(),
   caCert: z.string({ error: "must be a PEM string" }).refine((s) => s.includes("-----BEGIN CERTIFICATE-----"), "must be a PEM certificate (-----BEGIN CERTIFICATE-----)").optional(),
   authFlow: z.enum(["auto", "gateway", "manager"], { error: 'must be "auto", "gateway" or "manager"' }).optional(),
-});
-
-export const connectSchema = z.strictObject({
-  ctrlLossTmo: z
-    .number({ error: "must be a number of seconds" })
-    .int("must be a whole number of seconds")
-    .min(-1, "must be -1 (reconnect forever) or a whole number of seconds >= 0")
-    .max(86400 * 365, "is more than a year")
-    .optional(),
-  reconnectDelay: seconds(1, 3600).optional(),
-  keepAliveTmo: seconds(1, 3600).optional(),
-  nrIoQueues: z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be >= 1").max(1024, "must be <= 1024").optional(),
-  hostTraddr: ip.optional(),
-  hostIface: z
-    .string({ error: "must be an interface name" })
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/, "must be a network interface name like eth0 (1-15 characters, not starting with -)")
-    .optional(),
 });
 
 const absolutePath = (what: string) =>
@@ -131,7 +112,7 @@ export const inputsSchema = z.strictObject({
   sdts: z.array(text("sdt", 64, false), { error: "must be a list of SDT names or ids" }).min(1, "must name at least one SDT (or be left out for all)").optional(),
   roles: z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)").optional(),
   addresses: z
-    .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ip, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
+    .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ipSchema, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
     .optional(),
   host: z
     .strictObject({
@@ -141,7 +122,7 @@ export const inputsSchema = z.strictObject({
       register: z.boolean({ error: "must be true or false" }).optional(),
     })
     .optional(),
-  connect: connectSchema.optional(),
+  connect: connectOptionsSchema.optional(),
   volumes: z
     .array(
       z.strictObject({
@@ -158,12 +139,24 @@ export const inputsSchema = z.strictObject({
 });
 
 export type Inputs = z.infer<typeof inputsSchema>;
-export type ConnectInputs = z.infer<typeof connectSchema>;
+export type { ConnectInputs };
 export type GatewayInputs = z.infer<typeof gatewaySchema>;
 export type SshInputs = z.infer<typeof sshSchema>;
 
 /** The input property names: what `read` hands back as inputs and what `diff` compares. */
 export const INPUT_KEYS = Object.keys(inputsSchema.shape) as (keyof Inputs)[];
+
+/**
+ * Inputs in the form diff compares: connect options set to the kernel's default are left out (and an
+ * empty `connect` with them), so writing one down is no change and reconnects nothing. Pure; also
+ * applied to stored inputs, which older versions wrote without it.
+ */
+export function normalised(inputs: Inputs): Inputs {
+  if (inputs.connect === undefined || inputs.connect === null) return inputs;
+  const { connect, ...rest } = inputs;
+  const kept = withoutDefaults(connect);
+  return Object.keys(kept).length > 0 ? { ...rest, connect: kept } : rest;
+}
 
 export interface CheckFailure {
   readonly property: string;
@@ -187,7 +180,7 @@ export function checkInputs(raw: Record<string, unknown>): { inputs?: Inputs; fa
   const unknowns = unknownPaths(props);
   const hasUnknowns = unknowns.length > 0;
   const result = inputsSchema.safeParse(props);
-  if (result.success) return { inputs: hasUnknowns ? undefined : result.data, failures: [], hasUnknowns };
+  if (result.success) return { inputs: hasUnknowns ? undefined : normalised(result.data), failures: [], hasUnknowns };
   const failures: CheckFailure[] = [];
   for (const issue of result.error.issues) {
     const at = issue.path.map(String);

@@ -6,8 +6,9 @@ import { gatewayFor, type Gateway, type StackConfig } from "../powerflex/gateway
 import type { HostSettings } from "../host/access/access";
 import { sameMachine } from "../host/access/ssh/target";
 import { AttachError } from "../host/engine";
-import { checkInputs, INPUT_KEYS, UNKNOWN, type Inputs } from "./inputs";
-import { describePath, identityKey } from "../host/nvme/identity";
+import { checkInputs, INPUT_KEYS, normalised, UNKNOWN, type Inputs } from "./inputs";
+import { describePath, identityKey, type PathIdentity } from "../host/nvme/identity";
+import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets } from "../powerflex/targets";
 import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
@@ -36,9 +37,9 @@ function validated(news: Props): Inputs {
   return inputs;
 }
 
-/** Inputs as stored with an existing resource (already validated when it was made). */
+/** Inputs as stored with an existing resource (validated when it was made; normalised here, as older versions did not). */
 function storedInputs(props: Props): Inputs {
-  return inputsOf(props) as Inputs;
+  return normalised(inputsOf(props) as Inputs);
 }
 
 function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
@@ -76,6 +77,16 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
       state: h.state,
     }];
   });
+}
+
+/** Say so when a path of ours shows options other than those it was connected with (refresh). */
+function warnDrift(host: AttachmentHost, id: PathIdentity, device: string | undefined, wanted: ConnectInputs, shown: Readonly<Record<string, string>>): void {
+  for (const d of optionDrift(wanted, shown)) {
+    host.log(
+      `warning: ${describePath(id)} (${device}) shows ${d.attribute} ${d.live}, but it was connected with ${d.wanted} (connect.${d.option}); ` +
+        `something changed it on the host. \`pulumi up\` does not reconnect for this: write ${d.wanted} back to /sys/class/nvme/${device}/${d.attribute} (kato is read-only), or replace the attachment`,
+    );
+  }
 }
 
 /** How long a namespace may take to appear after a mapping (or to go after an unmap). */
@@ -174,7 +185,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const want = targets.paths.map((p) => identityKey(p.identity)).sort();
     const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
     const pathsChanged = !isDeepStrictEqual(want, have);
-    const inputsChanged = !isDeepStrictEqual(inputsOf(olds), inputsOf(inputs));
+    const inputsChanged = !isDeepStrictEqual(storedInputs(olds), inputsOf(inputs));
     const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
     const volumesChanged = v.add.length > 0 || v.drop.length > 0;
     // A volume maps to one host object at a time: with a new identity, the old attachment must unmap first.
@@ -248,6 +259,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         host.log(`${describePath(identityOf(p))} is gone from this host; the next \`pulumi up\` connects it again`);
       } else {
         paths.push({ ...p, state: o.state, device: o.device ?? p.device });
+        // Only what our connect made carries our options; an adopted controller keeps its maker's.
+        if (p.origin === "created") warnDrift(host, identityOf(p), o.device, inputs.connect ?? {}, o.options ?? {});
       }
     });
     if (paths.length === 0) return {}; // nothing of ours is left: the resource is gone

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ConnectInputs } from "../host/nvme/connect-options";
 
 /**
  * The provider as stored in `__provider` with every resource: a module whose `handler()` returns the
@@ -41,21 +42,12 @@ export interface HostArgs {
   register?: pulumi.Input<boolean>;
 }
 
-/** `nvme connect` options, recorded in state. Changing one reconnects path by path. */
-export interface ConnectArgs {
-  /** Seconds to keep reconnecting after a path is lost before the kernel removes it; -1 forever. Kernel default 600. */
-  ctrlLossTmo?: pulumi.Input<number>;
-  /** Seconds between reconnect attempts. Kernel default 10. */
-  reconnectDelay?: pulumi.Input<number>;
-  /** Keep-alive timeout in seconds. */
-  keepAliveTmo?: pulumi.Input<number>;
-  /** Number of I/O queues. */
-  nrIoQueues?: pulumi.Input<number>;
-  /** Source address on the host to connect from. */
-  hostTraddr?: pulumi.Input<string>;
-  /** Source interface on the host to connect from. */
-  hostIface?: pulumi.Input<string>;
-}
+/**
+ * `nvme connect` options, recorded in state: the type of the one schema (provider/host/nvme/connect-table.ts
+ * lists each option, its limits, kernel default and nvme-cli flag). Changing one reconnects our paths one
+ * at a time; setting one to its kernel default is no change.
+ */
+export type ConnectArgs = { [K in keyof ConnectInputs]?: pulumi.Input<NonNullable<ConnectInputs[K]>> };
 
 /** Where things are on the host (advanced: the demo and tests point these at a simulated host). */
 export interface HostAccessArgs {

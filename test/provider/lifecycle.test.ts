@@ -156,6 +156,68 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assertForeignAlive(w, foreign);
   });
 
+  it("a connect option set to its kernel default is no change and reconnects nothing; a real change reconnects our paths", async () => {
+    const foreign = addForeign(w);
+    await w.stack.up({ a: args });
+    const nvmeCalls = () => w.sim.calls().filter((c) => c[0] === "connect" || c[0] === "disconnect");
+    const before = nvmeCalls().length;
+    const prior = [...w.stack.resources.values()][0];
+    const atDefault = { ...args, connect: { ctrlLossTmo: 600, headerDigest: false } };
+    const checked = await w.host.check(prior.urn, prior.inputs, { ...atDefault, __provider: PROVIDER_SOURCE });
+    assert.deepEqual(checked.failures, []);
+    assert.equal(checked.inputs.connect, undefined, "check leaves the defaults out");
+    const d = await w.host.diff(prior.urn, prior.id, prior.outputs, prior.inputs, checked.inputs);
+    assert.equal(d.changes, "none");
+    assert.deepEqual(await w.stack.up({ a: atDefault }), [{ name: "a", op: "same" }]);
+    assert.equal(nvmeCalls().length, before, "nothing reconnected");
+
+    const changed = { ...args, connect: { ctrlLossTmo: 30, headerDigest: true } };
+    assert.deepEqual(await w.stack.preview({ a: changed }), [{ name: "a", op: "update" }]);
+    assert.deepEqual(await w.stack.up({ a: changed }), [{ name: "a", op: "update" }]);
+    const cycled = nvmeCalls().slice(before);
+    assert.equal(cycled.filter((c) => c[0] === "disconnect").length, 3, "each path we made is cycled");
+    const connects = cycled.filter((c) => c[0] === "connect");
+    assert.equal(connects.length, 3);
+    for (const c of connects) assert.ok(c.join(" ").includes("-l 30 -g -o json"), c.join(" "));
+    assert.deepEqual(ourAddresses(w), PD1_SDT_IPS);
+    assert.deepEqual(await w.stack.preview({ a: { ...changed, connect: { ...changed.connect, dataDigest: false, reconnectDelay: 10 } } }), [{ name: "a", op: "same" }]);
+    await w.stack.destroy();
+    assertForeignAlive(w, foreign);
+  });
+
+  it("a state written before check left defaults out shows no diff because of them", async () => {
+    await w.stack.up({ a: args });
+    const prior = [...w.stack.resources.values()][0];
+    // What an older version stored for `connect: {ctrlLossTmo: 600, reconnectDelay: 10}`: the options as given.
+    const old = { ctrlLossTmo: 600, reconnectDelay: 10 };
+    const outputs = { ...prior.outputs, connect: old };
+    const inputs = { ...prior.inputs, connect: old };
+    for (const connect of [undefined, {}, old, { ctrlLossTmo: 600 }]) {
+      const checked = await w.host.check(prior.urn, inputs, { ...args, ...(connect ? { connect } : {}), __provider: PROVIDER_SOURCE });
+      const d = await w.host.diff(prior.urn, prior.id, outputs, inputs, checked.inputs);
+      assert.equal(d.changes, "none", `connect ${JSON.stringify(connect)}`);
+    }
+    const checked = await w.host.check(prior.urn, inputs, { ...args, connect: { ctrlLossTmo: 601 }, __provider: PROVIDER_SOURCE });
+    assert.equal((await w.host.diff(prior.urn, prior.id, outputs, inputs, checked.inputs)).changes, "some");
+    await w.stack.destroy();
+  });
+
+  it("refresh warns about a path of ours whose options changed on the host since its connect", async () => {
+    await w.stack.up({ a: { ...args, connect: { ctrlLossTmo: 30, reconnectDelay: 4 } } });
+    const ours = w.sim.controllers().filter((c) => c.subsysnqn.includes("powerflex"));
+    const attr = (device: string, a: string) => path.join(w.sim.settings.sysfsRoot, "class", "nvme", device, a);
+    for (const c of ours) assert.equal(fs.readFileSync(attr(c.device, "ctrl_loss_tmo"), "utf8").trim(), "32", "ceil(30/4) reconnects of 4 s");
+    await w.stack.refresh();
+    assert.doesNotMatch(w.host.stdout.join(""), /shows ctrl_loss_tmo/, "no drift right after the connect");
+    const victim = ours.find((c) => c.traddr === "192.0.2.12")!;
+    fs.writeFileSync(attr(victim.device, "ctrl_loss_tmo"), "off\n"); // someone ran: echo -1 > …/ctrl_loss_tmo
+    assert.deepEqual(await w.stack.refresh(), [{ name: "a", op: "refresh" }]);
+    const said = w.host.stdout.join("");
+    assert.match(said, new RegExp(`192\\.0\\.2\\.12:4420.*\\(${victim.device}\\) shows ctrl_loss_tmo off, but it was connected with 32 \\(connect\\.ctrlLossTmo\\)`));
+    assert.equal((said.match(/shows ctrl_loss_tmo/g) ?? []).length, 1, "only the changed path");
+    await w.stack.destroy();
+  });
+
   it("diff with unknown values says maybe, and replace when the host identity may move", async () => {
     await w.stack.up({ a: args });
     const prior = [...w.stack.resources.values()][0];

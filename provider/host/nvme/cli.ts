@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import type { HostAccess, HostSettings, RunResult } from "../access/access";
 import { parseConnectOutput } from "./connect-output";
-import { validateConnectOptions, ifaceSchema, type ConnectOptions } from "./connect-options";
+import { validateConnectOptions, type ConnectInputs, type ConnectOptions } from "./connect-options";
+import { connectOptionEntries } from "./connect-table";
 import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
 import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
 import { validateHostId, validateNqn } from "./hostid";
@@ -138,15 +139,10 @@ export class NvmeCli {
     if (hostTraddr !== undefined) {
       const canon = canonicalIp(arg(hostTraddr, "hostTraddr"));
       if (canon !== hostTraddr) throw new Error(`hostTraddr "${hostTraddr}" is not in canonical form ("${canon}")`);
-      argv.push("-w", hostTraddr);
     }
     const hostIface = pick(identity.hostIface, opts.hostIface, "hostIface");
-    if (hostIface !== undefined) argv.push("-f", arg(ifaceSchema.parse(hostIface), "hostIface"));
-    // Numbers come from validated integers; -1 for ctrl-loss-tmo is the only negative and is ours.
-    if (opts.ctrlLossTmo !== undefined) argv.push("-l", String(opts.ctrlLossTmo));
-    if (opts.reconnectDelay !== undefined) argv.push("-c", String(opts.reconnectDelay));
-    if (opts.keepAliveTmo !== undefined) argv.push("-k", String(opts.keepAliveTmo));
-    if (opts.nrIoQueues !== undefined) argv.push("-i", String(opts.nrIoQueues));
+    const { timeoutMs: _, ...tunables } = validateConnectOptions({ ...opts, hostTraddr, hostIface });
+    argv.push(...optionArgv(tunables));
     argv.push("-o", "json");
     return argv;
   }
@@ -266,6 +262,19 @@ export class NvmeCli {
     }
     return subsystemRecords(parseDiscover(r.stdout));
   }
+}
+
+/** The tunables as nvme-cli flags, in table order; every value was validated by the one schema. */
+function optionArgv(options: ConnectInputs): string[] {
+  const argv: string[] = [];
+  for (const [key, spec] of connectOptionEntries()) {
+    const value = options[key];
+    if (value === undefined || value === false) continue;
+    const flag = spec.spellings[0];
+    if (value === true) argv.push(flag);
+    else argv.push(flag, typeof value === "string" ? arg(value, key) : String(value));
+  }
+  return argv;
 }
 
 /** The identity's value wins; an option that disagrees with it is an error (it would make another path). */

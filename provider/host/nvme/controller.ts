@@ -47,6 +47,8 @@ export interface FabricsController {
   /** `io`, `discovery`, `admin`; `io` when the kernel has no `cntrltype` attribute. */
   readonly cntrltype: string;
   readonly cntlid?: number;
+  /** Connect options the kernel shows, by attribute (`ctrl_loss_tmo`, `reconnect_delay`, …; raw text, `off` included); absent ones left out. */
+  readonly options?: Readonly<Record<string, string>>;
   /**
    * The identity this controller has, when it is a TCP I/O controller whose address parses;
    * undefined otherwise (never ours then).

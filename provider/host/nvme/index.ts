@@ -16,8 +16,9 @@ export type { NvmeFailureClass, NvmeFailureClassification, ClassifyInput } from 
 export { NvmeOutputError } from "./output-error";
 export { NvmeCli, NvmeCommandError } from "./cli";
 export type { ConnectResult, NvmeFailure, DisconnectOptions, DisconnectResult, NvmeCliTuning } from "./cli";
-export { validateConnectOptions } from "./connect-options";
-export type { ConnectOptions } from "./connect-options";
+export { connectOptionsMarkdown, connectOptionsSchema, validateConnectOptions } from "./connect-options";
+export type { ConnectInputs, ConnectOptions } from "./connect-options";
+export { CONNECT_OPTIONS } from "./connect-table";
 export { readControllers, findControllers, matchesIdentity } from "./sysfs";
 export type { ReadControllersOptions } from "./sysfs";
 export { parseMounts } from "./mounts";

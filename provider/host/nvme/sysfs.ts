@@ -2,6 +2,7 @@ import * as path from "node:path";
 import type { HostAccess, HostSettings } from "../access/access";
 import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
+import { connectOptionEntries } from "./connect-table";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { canonicalIp, identityKey, type PathIdentity } from "./identity";
 import { parseMounts, type MountEntry } from "./mounts";
@@ -11,6 +12,8 @@ const CONTROLLER = /^nvme(\d+)$/;
 const PATH_NODE = /^nvme(\d+)c(\d+)n(\d+)$/;
 /** Namespace block device `nvme<x>n<k>` (a multipath head, or the device itself without multipath). */
 const NS_DEVICE = /^nvme\d+n\d+$/;
+/** Attributes that show connect options (ctrl_loss_tmo, reconnect_delay, fast_io_fail_tmo, kato). */
+const OPTION_ATTRIBUTES = connectOptionEntries().flatMap(([, o]) => ("sysfs" in o && o.sysfs ? [o.sysfs] : []));
 const STATES: readonly ControllerState[] = ["new", "live", "resetting", "connecting", "deleting", "deleting (no IO)", "dead"];
 
 export interface ReadControllersOptions {
@@ -180,7 +183,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     subsysnqn = await read("subsysnqn");
     if (subsysnqn !== options.subsysnqn) return undefined;
   }
-  const [transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid] = await Promise.all([
+  const [[transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid], shown] = await Promise.all([Promise.all([
     read("transport"),
     read("address"),
     subsysnqn === undefined ? read("subsysnqn") : Promise.resolve(subsysnqn),
@@ -189,7 +192,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     read("state"),
     read("cntrltype"),
     read("cntlid"),
-  ]);
+  ]), Promise.all(OPTION_ATTRIBUTES.map(async (a) => [a, await read(a)] as const))]);
   if (transport === undefined) return undefined; // deleted while we looked
   const addressFields = parseSysfsAddress(address ?? "");
   const base = {
@@ -203,6 +206,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     state: toState(state),
     cntrltype: cntrltype ?? "io",
     cntlid: cntlid !== undefined && /^\d+$/.test(cntlid) ? Number(cntlid) : undefined,
+    options: Object.fromEntries(shown.filter(([, v]) => v !== undefined)) as Record<string, string>,
   };
   const identity = identityOf(base);
   let namespaces: NamespaceUse[] = [];

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { connectOptionEntries } from "../../host/nvme/connect-table";
 import { pathKnobs, readKnobs, type SimKnobs, type SimVersion } from "./knobs";
 import {
   alreadyConnectedPrecheck,
@@ -33,16 +34,12 @@ const CONNECT_OPTS: Record<string, [string, boolean]> = {
   "-n": ["nqn", false], "--nqn": ["nqn", false],
   "-q": ["hostnqn", false], "--hostnqn": ["hostnqn", false],
   "-I": ["hostid", false], "--hostid": ["hostid", false],
-  "-w": ["host_traddr", false], "--host-traddr": ["host_traddr", false],
-  "-f": ["host_iface", false], "--host-iface": ["host_iface", false],
-  "-l": ["ctrl_loss_tmo", false], "--ctrl-loss-tmo": ["ctrl_loss_tmo", false],
-  "-c": ["reconnect_delay", false], "--reconnect-delay": ["reconnect_delay", false],
-  "-k": ["keep_alive_tmo", false], "--keep-alive-tmo": ["keep_alive_tmo", false],
-  "-i": ["nr_io_queues", false], "--nr-io-queues": ["nr_io_queues", false],
   "-o": ["format", false], "--output-format": ["format", false],
   "-D": ["duplicate", true], "--duplicate-connect": ["duplicate", true],
   "-p": ["persistent", true], "--persistent": ["persistent", true],
   "-v": ["verbose", true], "--verbose": ["verbose", true],
+  // The tunables, keyed by the kernel's option name, from the adapter's own table.
+  ...Object.fromEntries(connectOptionEntries().flatMap(([, o]) => o.spellings.map((f) => [f, [o.kernel, o.kind === "flag"]]))),
 };
 const DISCONNECT_OPTS: Record<string, [string, boolean]> = {
   "-d": ["device", false], "--device": ["device", false],
@@ -157,6 +154,7 @@ class Sim {
           hostid,
           state: knobs.stuckConnecting ? "connecting" : "live",
           srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (o.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          kernelOptions: o,
         },
         this.knobs.namespaces?.[o.nqn] ?? [],
       );

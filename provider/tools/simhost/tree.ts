@@ -43,6 +43,27 @@ export interface NewController {
   /** Source address shown while live (kernel >= 6.1). */
   readonly srcAddr?: string;
   readonly cntlid?: number;
+  /** Options of the connect by the kernel's names (`ctrl_loss_tmo`, …; as nvme-cli writes them), for sysfs. */
+  readonly kernelOptions?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * What the kernel shows per controller for the timing options it was given: nvmf_parse_options' defaults
+ * (reconnect_delay 10, ctrl_loss_tmo 600, fast I/O fail off, keep-alive 5 s for I/O controllers and none
+ * for discovery ones), printed as sysfs.c does: ctrl_loss_tmo as max_reconnects x reconnect_delay with
+ * max_reconnects = ceil(ctrl_loss_tmo / reconnect_delay), `off` for a negative one.
+ */
+function timerAttributes(given: Readonly<Record<string, string | undefined>>, cntrltype: string): Record<string, string> {
+  const int = (k: string, dflt: number) => (given[k] === undefined ? dflt : Number.parseInt(given[k]!, 10));
+  const delay = int("reconnect_delay", 10);
+  const loss = int("ctrl_loss_tmo", 600);
+  const fail = int("fast_io_fail_tmo", -1);
+  return {
+    ctrl_loss_tmo: loss < 0 ? "off" : String(Math.ceil(loss / delay) * delay),
+    reconnect_delay: String(delay),
+    fast_io_fail_tmo: fail < 0 ? "off" : String(fail),
+    kato: String(int("keep_alive_tmo", cntrltype === "discovery" ? 0 : 5)),
+  };
 }
 
 /** A namespace the target exposes in a subsystem. */
@@ -254,8 +275,7 @@ export class SimTree {
     write("state", state);
     write("cntrltype", cntrltype);
     write("cntlid", String(c.cntlid ?? instance + 1));
-    write("ctrl_loss_tmo", "600");
-    write("reconnect_delay", "10");
+    for (const [a, v] of Object.entries(timerAttributes(c.kernelOptions ?? {}, cntrltype))) write(a, v);
     link(path.join(this.sys, "class", "nvme", device), `../../devices/virtual/nvme-fabrics/ctl/${device}`);
     const subsys = this.subsystemFor(c.subsysnqn, instance, cntrltype, namespaces);
     write(".sim-subsys", subsys);
