@@ -233,7 +233,7 @@ export class PowerFlexClient {
           path,
           ...(e.status !== undefined ? { status: e.status } : {}),
           ...(e.errorCode !== undefined ? { errorCode: e.errorCode } : {}),
-          message: `Volume "${nameOrId}" not found on ${this.endpoint} (neither as id nor as name).`,
+          message: `Volume "${nameOrId}" not found on ${this.endpoint} (neither as id nor as name; ${answerOf(e)}).`,
         });
       }
       throw err;
@@ -365,6 +365,11 @@ export class PowerFlexClient {
       message: `PowerFlex ${method} ${pathOnly(path)} on ${this.endpoint} did not answer ${wanted}.`,
     });
   }
+}
+
+/** "HTTP 500, errorCode 79": what the gateway answered, for a message that replaces its own. */
+function answerOf(e: PowerFlexError): string {
+  return [e.status !== undefined ? `HTTP ${e.status}` : "", e.errorCode !== undefined ? `errorCode ${e.errorCode}` : ""].filter(Boolean).join(", ");
 }
 
 function isVolumeNotFound(err: unknown): boolean {

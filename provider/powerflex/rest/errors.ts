@@ -87,11 +87,13 @@ export const ErrorCodes = {
   invalidMapping: 4039,
 } as const;
 
-/** The gateway's error body, when the text is one (4.x sometimes answers HTML). */
+/** The gateway's error body, when the text is one (4.x sometimes answers HTML): a message or an errorCode. */
 export function parseErrorBody(text: string): ErrorBody | undefined {
   try {
     const parsed = ErrorBody.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    const b = parsed.data;
+    return typeof b.message === "string" || typeof b.errorCode === "number" ? b : undefined;
   } catch {
     return undefined;
   }
@@ -108,7 +110,7 @@ export function errorFromResponse(
   const body = parseErrorBody(text);
   const gatewayMessage = body ? detailMessage(body) : undefined;
   const code = body?.errorCode ?? undefined;
-  const what = gatewayMessage ? `: ${gatewayMessage}` : text.trim() ? " (non-JSON body)" : "";
+  const what = gatewayMessage ? `: ${gatewayMessage}` : body ? " (no message)" : text.trim() ? " (non-JSON body)" : "";
   const codeText = code !== undefined ? `, errorCode ${code}` : "";
   return new PowerFlexError({
     kind: status === 401 || status === 403 ? "auth" : "api",
@@ -122,9 +124,9 @@ export function errorFromResponse(
 }
 
 // goscaleio's rule: "Error with details" hides the real text in details[0].
-function detailMessage(body: ErrorBody): string {
+function detailMessage(body: ErrorBody): string | undefined {
   if (body.message === "Error with details" && body.details && body.details[0]) {
     return body.details[0].errorMessage ?? body.details[0].error ?? body.message;
   }
-  return body.message;
+  return body.message || undefined;
 }

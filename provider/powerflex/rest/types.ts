@@ -171,9 +171,12 @@ export const ManagerLogin = z.looseObject({
 });
 export type ManagerLogin = z.infer<typeof ManagerLogin>;
 
-/** The gateway's error body. `httpStatusCode`/`errorCode` are missing on some releases. */
+/**
+ * The gateway's error body. `httpStatusCode`/`errorCode` are missing on some releases, `message` on others
+ * (`{"httpStatusCode":500,"errorCode":79}`, or `message: null`).
+ */
 export const ErrorBody = z.looseObject({
-  message: z.string(),
+  message: z.string().nullish(),
   httpStatusCode: IntLike.nullish(),
   errorCode: IntLike.nullish(),
   details: z.array(z.looseObject({ error: z.string().nullish(), rc: IntLike.nullish(), errorMessage: z.string().nullish() })).nullish(),

@@ -100,7 +100,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           return;
         }
         if (fault?.status !== undefined) {
-          send(res, { status: fault.status, json: fault.body ?? { message: `Injected fault: HTTP ${fault.status}`, httpStatusCode: fault.status, errorCode: 0 } });
+          if (fault.text !== undefined) send(res, { status: fault.status, text: fault.text, contentType: "text/html" });
+          else send(res, { status: fault.status, json: fault.body ?? { message: `Injected fault: HTTP ${fault.status}`, httpStatusCode: fault.status, errorCode: 0 } });
           return;
         }
         let reply: GatewayReply;

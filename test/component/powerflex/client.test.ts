@@ -154,7 +154,7 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
   });
 
   describe("retries", () => {
-    it("a GET is retried on 503 (via undici's RetryAgent)", async () => {
+    it("a GET is retried on 503", async () => {
       await start();
       const pd = await c.getProtectionDomain("pd1");
       e.injectFault({ path: "/relationships/Sdt", status: 503, times: 2 });
@@ -177,6 +177,38 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       e.injectFault({ path: "/api/types/System/instances", hang: true });
       await c.listSystems();
       assert.equal(e.count("GET /api/types/System/instances"), 3);
+    });
+
+    it("a GET answered 500 with errorCode 79 (volume not found) is sent once, not retried as if the gateway were down", async () => {
+      await start({}, { retryDelayMs: 200 });
+      await c.listSystems();
+      const t0 = Date.now();
+      await rejectsWith(c.getVolume("00000000000000ab"), (err) => {
+        assert.equal(err.kind, "notFound");
+        assert.match(err.message, /HTTP 500, errorCode 79/);
+      });
+      assert.equal(e.count("GET /api/instances/Volume::{id}"), 1);
+      assert.ok(Date.now() - t0 < 5_000);
+    });
+
+    it("a GET answered 500 with errorCode 3 (not found) is sent once and keeps status and errorCode in its text", async () => {
+      await start();
+      await c.listSystems();
+      await rejectsWith(c.listVolumesOfHost("00000000000000ff"), (err) => {
+        assert.equal(err.status, 500);
+        assert.equal(err.errorCode, 3);
+        assert.match(err.message, /HTTP 500, errorCode 3: Could not find the/);
+      });
+      assert.equal(e.count("GET /api/instances/Sdc::{id}/relationships/Volume"), 1);
+    });
+
+    it("a 503 without an error body is still retried; so is a 500 without one", async () => {
+      await start();
+      await c.listSystems();
+      e.injectFault({ path: "/api/types/System/instances", status: 503, text: "", times: 1 });
+      e.injectFault({ path: "/api/types/System/instances", status: 500, text: "", times: 1 });
+      await c.listSystems();
+      assert.equal(e.count("GET /api/types/System/instances"), 1 + 3);
     });
 
     it("retries stop after `retries`; the last 5xx surfaces with its body", async () => {
@@ -266,6 +298,20 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
         for (const s of secrets) assert.ok(!text.includes(s), "a secret leaked into an error");
       }
     });
+
+    for (const body of [{ httpStatusCode: 500, errorCode: 79 }, { message: null, httpStatusCode: 500, errorCode: 79 }]) {
+      it(`an error body without a message (${JSON.stringify(body)}) keeps its errorCode and is not called non-JSON`, async () => {
+        await start();
+        const vol = await c.getVolume("vol1");
+        e.injectFault({ path: `/api/instances/Volume::${vol.id}`, method: "GET", status: 500, body });
+        await rejectsWith(c.getVolume(vol.id), (err) => {
+          assert.equal(err.kind, "notFound");
+          assert.equal(err.errorCode, 79);
+          assert.doesNotMatch(err.message, /non-JSON/);
+          assert.match(err.message, /HTTP 500, errorCode 79/);
+        });
+      });
+    }
 
     it("getSystem without id: exactly one system, else an error listing the ids", async () => {
       await start({
