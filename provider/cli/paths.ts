@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
         subsystemNqn: nqn.nqn,
         ...(nqn.nqn === null ? { subsystemNqnReason: nqn.reason } : {}),
         paths: plan.paths.map((p) => ({ sdtId: p.sdtId, sdtName: p.sdtName, traddr: p.traddr, trsvcid: p.trsvcid, discoverySvcid: p.discoverySvcid })),
-        skipped: plan.skipped.map((s) => ({ sdtId: s.sdtId, sdtName: s.sdtName, reason: s.reason, ...(s.address !== undefined ? { address: s.address } : {}) })),
+        skipped: plan.skipped.map((s) => ({ sdtId: s.sdtId, sdtName: s.sdtName, reason: s.reason })),
       };
       process.stdout.write(JSON.stringify(out) + "\n");
     } else {

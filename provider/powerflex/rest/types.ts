@@ -67,8 +67,8 @@ export type StoragePool = z.infer<typeof StoragePool>;
 export const SdtIpRole = z.string();
 export type SdtIpRole = "StorageAndHost" | "HostOnly" | "StorageOnly" | (string & {});
 
-/** One `ipList[]` entry of an SDT. */
-export const SdtIp = z.looseObject({ ip: z.string(), role: SdtIpRole });
+/** One `ipList[]` entry of an SDT. Either may be null on a half-configured SDT: planning skips that entry. */
+export const SdtIp = z.looseObject({ ip: z.string().nullish(), role: SdtIpRole.nullish() });
 export type SdtIp = z.infer<typeof SdtIp>;
 
 /** A Storage Data Target (the NVMe/TCP target side of PowerFlex). Carries no NQN. */

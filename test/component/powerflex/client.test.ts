@@ -359,6 +359,18 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       await c.removeHost(h1.id);
     });
 
+    it("an SDT whose ipList has ip: null or role: null: listSdts still reads the domain; that entry is skipped with a reason", async () => {
+      await start();
+      const sys = await c.getSystem();
+      const pd = await c.getProtectionDomain("pd1");
+      e.state.updateSdt("a1b2c3d400000002", { ipList: [{ ip: null, role: "StorageAndHost" }, { ip: "192.0.2.12", role: null }] as never });
+      const plan = planPaths({ system: sys, sdts: await c.listSdts(pd.id) });
+      assert.deepEqual(plan.paths.map((p) => p.traddr), ["192.0.2.11", "198.51.100.11"]);
+      const skipped = plan.skipped.filter((s) => s.sdtName === "sdt-2");
+      assert.equal(skipped.length, 1);
+      assert.match(skipped[0]!.reason, /without ip.*192\.0\.2\.12 has no role/);
+    });
+
     it("SDTs of a protection domain plan into paths (maintenance skipped, StorageOnly never)", async () => {
       await start();
       const sys = await c.getSystem();
