@@ -161,12 +161,12 @@ export class PowerFlexClient {
 
   /** The SDTs (NVMe/TCP targets) of a protection domain. */
   async listSdts(protectionDomainId: string): Promise<Sdt[]> {
-    return this.getJson(`/api/instances/ProtectionDomain::${enc(protectionDomainId)}/relationships/Sdt`, Sdt.array());
+    return this.nvmeOnly(this.getJson(`/api/instances/ProtectionDomain::${enc(protectionDomainId)}/relationships/Sdt`, Sdt.array()));
   }
 
   /** All NVMe hosts (`hostType == "NVMeHost"`) of the gateway. */
   async listNvmeHosts(): Promise<NvmeHost[]> {
-    const hosts = await this.getJson("/api/types/Host/instances", Host.array());
+    const hosts = await this.nvmeOnly(this.getJson("/api/types/Host/instances", Host.array()));
     return hosts.filter((h): h is NvmeHost => h.hostType === "NVMeHost" && typeof h.nqn === "string");
   }
 
@@ -197,7 +197,7 @@ export class PowerFlexClient {
       });
     }
     const body = { nqn, ...(args.name !== undefined ? { name: args.name } : {}) };
-    const res = await this.call("POST", "/api/types/Host/instances", body);
+    const res = await this.nvmeOnly(this.call("POST", "/api/types/Host/instances", body));
     return this.parse("POST", "/api/types/Host/instances", res, Created).then((c) => ({ id: c.id }));
   }
 
@@ -289,6 +289,25 @@ export class PowerFlexClient {
   }
 
   // ---- plumbing ----
+
+  /** A 404 from an NVMe-only endpoint: on a gateway before 4.0 that means "no NVMe/TCP here", said so. */
+  private async nvmeOnly<T>(request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (err) {
+      if (!(err instanceof PowerFlexError) || err.status !== 404) throw err;
+      const version = await this.version().catch(() => undefined);
+      const major = version === undefined ? NaN : Number(version.split(".")[0]);
+      if (!(major < 4)) throw err;
+      throw new PowerFlexError({
+        kind: "api",
+        status: 404,
+        ...(err.method !== undefined ? { method: err.method } : {}),
+        ...(err.path !== undefined ? { path: err.path } : {}),
+        message: `PowerFlex gateway ${this.endpoint} reports API ${version}, which has no NVMe/TCP (SDTs and NVMe hosts): NVMe/TCP needs PowerFlex 4.0 or later (${err.method} ${err.path} answered HTTP 404).`,
+      });
+    }
+  }
 
   private currentSession(): Promise<Session> {
     return this.session ?? this.startLogin();

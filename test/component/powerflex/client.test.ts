@@ -371,6 +371,33 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       assert.match(skipped[0]!.reason, /without ip.*192\.0\.2\.12 has no role/);
     });
 
+    it("3.6: SDTs and NVMe hosts are refused with 'NVMe/TCP needs PowerFlex 4.0 or later'", async () => {
+      await start({ api: "3.6" });
+      const pd = await c.getProtectionDomain("pd1");
+      for (const p of [c.listSdts(pd.id), c.listNvmeHosts(), c.createNvmeHost({ nqn: HOST_NQN })]) {
+        await rejectsWith(p, (err) => {
+          assert.equal(err.status, 404);
+          assert.match(err.message, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
+        });
+      }
+    });
+
+    it("a volume with mappedSdcInfo: null (older arrays) reads as unmapped and maps", async () => {
+      await start({
+        topology: {
+          systems: [{ id: "1111111111111111" }],
+          protectionDomains: [{ id: "p1", name: "pd" }],
+          storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+          volumes: [{ id: "00000000000000a1", name: "old", storagePoolId: "sp1", mappedSdcInfo: null }],
+        },
+      });
+      const vol = await c.getVolume("old");
+      assert.deepEqual(vol.mappedSdcInfo, []);
+      const host = await c.createNvmeHost({ nqn: HOST_NQN });
+      await c.mapVolumeToHost(vol.id, host.id);
+      assert.deepEqual((await c.listVolumesOfHost(host.id)).map((v) => v.id), [vol.id]);
+    });
+
     it("SDTs of a protection domain plan into paths (maintenance skipped, StorageOnly never)", async () => {
       await start();
       const sys = await c.getSystem();
