@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseVolumeRef } from "../powerflex/volume-ref";
 import { parseHostKey } from "../host/access/ssh/host-key";
 import { canonicalIp, isIp } from "../host/nvme/identity";
 
@@ -145,7 +146,10 @@ export const inputsSchema = z.strictObject({
   volumes: z
     .array(
       z.strictObject({
-        volume: text("volume", 64, false),
+        volume: text("volume", 64, false).check((ctx) => {
+          const ref = parseVolumeRef(ctx.value);
+          if ("problem" in ref) ctx.issues.push({ code: "custom", message: `volume ${ref.problem}`, input: ctx.value });
+        }),
         accessMode: z.enum(["ReadWrite", "ReadOnly"], { error: 'must be "ReadWrite" or "ReadOnly"' }).optional(),
       }),
       { error: "must be a list of {volume, accessMode?}" },

@@ -5,6 +5,7 @@ import { ErrorCodes, PowerFlexError, errorFromResponse } from "./errors";
 import { stderrLogger, type Logger } from "./logger";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options";
 import { Transport, pathOnly, type RawResponse } from "./transport";
+import { parseVolumeRef } from "../volume-ref";
 import {
   Created,
   Host,
@@ -211,31 +212,58 @@ export class PowerFlexClient {
     return this.getJson(`/api/instances/Sdc::${enc(hostId)}/relationships/Volume`, Volume.array());
   }
 
-  /** A volume by id, else by name (`queryIdByKey`). `notFound` error when neither matches. */
-  async getVolume(nameOrId: string): Promise<Volume> {
-    if (/^[0-9a-f]{16}$/i.test(nameOrId)) {
-      try {
-        return await this.getJson(`/api/instances/Volume::${enc(nameOrId)}`, Volume);
-      } catch (err) {
-        if (!isVolumeNotFound(err)) throw err;
-      }
+  /**
+   * A volume by reference (see {@link parseVolumeRef}): `id:<id>`, `name:<name>`, or a bare name or id. A
+   * bare value that is one volume's id and another volume's name is refused, naming both. `notFound` when
+   * nothing matches.
+   */
+  async getVolume(ref: string): Promise<Volume> {
+    const parsed = parseVolumeRef(ref);
+    if ("problem" in parsed) throw new PowerFlexError({ kind: "usage", message: `volume "${ref}": ${parsed.problem}.` });
+    const { by, value } = parsed;
+    const byId = by === "name" ? undefined : await this.volumeById(value);
+    const byName = by === "id" ? undefined : await this.volumeByName(value);
+    const [idHit, nameHit] = [byId instanceof PowerFlexError ? undefined : byId, byName instanceof PowerFlexError ? undefined : byName];
+    if (idHit && nameHit && idHit.id !== nameHit.id) {
+      throw new PowerFlexError({
+        kind: "usage",
+        message:
+          `Volume "${value}" names two volumes: the id of "${idHit.name ?? idHit.id}" (${idHit.id}) and the name of ${nameHit.id}. ` +
+          `Write id:${value} or name:${value} to say which.`,
+      });
     }
+    const hit = idHit ?? nameHit;
+    if (hit) return hit;
+    const miss = (byName ?? byId) as PowerFlexError;
+    const as = by === "id" ? `no volume with id ${value}` : by === "name" ? `no volume named "${value}"` : "neither as id nor as name";
+    throw new PowerFlexError({
+      kind: "notFound",
+      ...(miss.method !== undefined ? { method: miss.method } : {}),
+      ...(miss.path !== undefined ? { path: miss.path } : {}),
+      ...(miss.status !== undefined ? { status: miss.status } : {}),
+      ...(miss.errorCode !== undefined ? { errorCode: miss.errorCode } : {}),
+      message: `Volume "${ref}" not found on ${this.endpoint} (${as}; ${answerOf(miss)}).`,
+    });
+  }
+
+  /** The volume with this id, or the gateway's not-found error (other errors throw). */
+  private async volumeById(id: string): Promise<Volume | PowerFlexError> {
+    try {
+      return await this.getJson(`/api/instances/Volume::${enc(id)}`, Volume);
+    } catch (err) {
+      if (isVolumeNotFound(err)) return err as PowerFlexError;
+      throw err;
+    }
+  }
+
+  /** The volume with this name (`queryIdByKey`), or the gateway's not-found error (other errors throw). */
+  private async volumeByName(name: string): Promise<Volume | PowerFlexError> {
     const path = "/api/types/Volume/instances/action/queryIdByKey";
     let res: RawResponse;
     try {
-      res = await this.call("POST", path, { name: nameOrId });
+      res = await this.call("POST", path, { name });
     } catch (err) {
-      if (isVolumeNotFound(err)) {
-        const e = err as PowerFlexError;
-        throw new PowerFlexError({
-          kind: "notFound",
-          method: "POST",
-          path,
-          ...(e.status !== undefined ? { status: e.status } : {}),
-          ...(e.errorCode !== undefined ? { errorCode: e.errorCode } : {}),
-          message: `Volume "${nameOrId}" not found on ${this.endpoint} (neither as id nor as name; ${answerOf(e)}).`,
-        });
-      }
+      if (isVolumeNotFound(err)) return err as PowerFlexError;
       throw err;
     }
     const id = parseBareString(res.text);
@@ -392,7 +420,8 @@ function answerOf(e: PowerFlexError): string {
 }
 
 function isVolumeNotFound(err: unknown): boolean {
-  return err instanceof PowerFlexError && (err.errorCode === ErrorCodes.volumeNotFound || err.errorCode === ErrorCodes.oldVolumeNotFound);
+  const codes: number[] = [ErrorCodes.volumeNotFound, ErrorCodes.oldVolumeNotFound, ErrorCodes.notFound];
+  return err instanceof PowerFlexError && err.errorCode !== undefined && codes.includes(err.errorCode);
 }
 
 // Ids go into the path; keep them from changing its structure.

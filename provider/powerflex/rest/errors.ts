@@ -78,6 +78,8 @@ export class PowerFlexError extends Error {
 
 /** Known PowerFlex error codes we act on. */
 export const ErrorCodes = {
+  /** "Not found" (old gateways, e.g. a `queryIdByKey` miss). */
+  notFound: 3,
   /** "Could not find the volume" (78 on old gateways). */
   volumeNotFound: 79,
   oldVolumeNotFound: 78,

@@ -398,6 +398,43 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       assert.deepEqual((await c.listVolumesOfHost(host.id)).map((v) => v.id), [vol.id]);
     });
 
+    describe("naming a volume", () => {
+      // payroll-db's id is also another volume's name: the bare value must not silently pick one.
+      const topology = {
+        systems: [{ id: "1111111111111111" }],
+        protectionDomains: [{ id: "p1", name: "pd" }],
+        storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+        volumes: [
+          { id: "00000000000000aa", name: "payroll-db", storagePoolId: "sp1" },
+          { id: "00000000000000bb", name: "00000000000000aa", storagePoolId: "sp1" },
+          { id: "00000000000000cc", name: "logs", storagePoolId: "sp1" },
+        ],
+      };
+
+      it("a bare value that is one volume's id and another's name is refused, naming both", async () => {
+        await start({ topology });
+        await rejectsWith(c.getVolume("00000000000000aa"), (err) => {
+          assert.equal(err.kind, "usage");
+          assert.match(err.message, /"00000000000000aa" names two volumes: the id of "payroll-db" \(00000000000000aa\) and the name of 00000000000000bb/);
+          assert.match(err.message, /id:00000000000000aa.*name:00000000000000aa/);
+        });
+      });
+
+      it("id:<id> and name:<name> say which; a bare id or name that names one volume still works", async () => {
+        await start({ topology });
+        assert.equal((await c.getVolume("id:00000000000000aa")).name, "payroll-db");
+        assert.equal((await c.getVolume("name:00000000000000aa")).id, "00000000000000bb");
+        assert.equal((await c.getVolume("name:logs")).id, "00000000000000cc");
+        assert.equal((await c.getVolume("00000000000000cc")).name, "logs");
+        assert.equal((await c.getVolume("logs")).id, "00000000000000cc");
+        await rejectsWith(c.getVolume("id:00000000000000dd"), (err) => {
+          assert.equal(err.kind, "notFound");
+          assert.match(err.message, /no volume with id 00000000000000dd.*HTTP 500, errorCode 79/);
+        });
+        await rejectsWith(c.getVolume("name:00000000000000cc"), (err) => assert.equal(err.kind, "notFound"));
+      });
+    });
+
     it("SDTs of a protection domain plan into paths (maintenance skipped, StorageOnly never)", async () => {
       await start();
       const sys = await c.getSystem();
