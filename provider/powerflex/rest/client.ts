@@ -6,6 +6,7 @@ import { stderrLogger, type Logger } from "./logger";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options";
 import { Transport, pathOnly, type RawResponse } from "./transport";
 import { parseVolumeRef } from "../volume-ref";
+import { loginSecrets } from "./scrub";
 import {
   Created,
   Host,
@@ -361,10 +362,11 @@ export class PowerFlexClient {
   /** One authenticated request: on 401 log in again once and retry once. Error statuses throw. */
   private async call(method: "GET" | "POST", path: string, body?: unknown): Promise<RawResponse> {
     const first = await this.currentSession();
+    let used = first;
     let res = await this.transport.send({ method, path, authorization: first.authorization, body });
     if (res.status === 401) {
-      const again = await this.renew(first);
-      res = await this.transport.send({ method, path, authorization: again.authorization, body });
+      used = await this.renew(first);
+      res = await this.transport.send({ method, path, authorization: used.authorization, body });
       if (res.status === 401) {
         throw new PowerFlexError({
           kind: "auth",
@@ -375,7 +377,10 @@ export class PowerFlexClient {
         });
       }
     }
-    if (res.status >= 400) throw errorFromResponse(method, pathOnly(path), res.status, res.text);
+    if (res.status >= 400) {
+      const held = [...loginSecrets(this.options.username, this.options.password), ...first.secrets, ...used.secrets];
+      throw errorFromResponse(method, pathOnly(path), res.status, res.text, held);
+    }
     return res;
   }
 

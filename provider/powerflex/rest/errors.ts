@@ -1,3 +1,4 @@
+import { scrubSecrets } from "./scrub";
 import { ErrorBody } from "./types";
 
 /**
@@ -34,7 +35,7 @@ export interface PowerFlexErrorInit {
 /**
  * The one error type of the PowerFlex client. It carries the HTTP status, the PowerFlex `errorCode`, the
  * gateway's message and the request's method and path — never a credential or token (the request
- * headers are never copied in, and messages are built only from paths and gateway bodies).
+ * headers are never copied in, and gateway text is scrubbed of the credentials we hold, see scrub.ts).
  */
 export class PowerFlexError extends Error {
   /** See {@link PowerFlexErrorKind}. */
@@ -101,16 +102,21 @@ export function parseErrorBody(text: string): ErrorBody | undefined {
   }
 }
 
-/** Error for an HTTP error answer, with the gateway's message and errorCode when the body has them. */
+/**
+ * Error for an HTTP error answer, with the gateway's message and errorCode when the body has them. The
+ * gateway's text is scrubbed of `secrets` (what we hold: password, tokens) before it enters the error.
+ */
 export function errorFromResponse(
   method: string,
   path: string,
   status: number,
   text: string,
+  secrets: readonly (string | undefined)[],
   hint?: string,
 ): PowerFlexError {
   const body = parseErrorBody(text);
-  const gatewayMessage = body ? detailMessage(body) : undefined;
+  const raw = body ? detailMessage(body) : undefined;
+  const gatewayMessage = raw === undefined ? undefined : scrubSecrets(raw, secrets);
   const code = body?.errorCode ?? undefined;
   const what = gatewayMessage ? `: ${gatewayMessage}` : body ? " (no message)" : text.trim() ? " (non-JSON body)" : "";
   const codeText = code !== undefined ? `, errorCode ${code}` : "";

@@ -100,7 +100,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           return;
         }
         if (fault?.status !== undefined) {
-          if (fault.text !== undefined) send(res, { status: fault.status, text: fault.text, contentType: "text/html" });
+          if (fault.echo) {
+            const message = `Bad request ${method} ${url.pathname} headers=${JSON.stringify(req.headers)} body=${body}`;
+            send(res, { status: fault.status, json: { message, httpStatusCode: fault.status, errorCode: 0 } });
+          } else if (fault.text !== undefined) send(res, { status: fault.status, text: fault.text, contentType: "text/html" });
           else send(res, { status: fault.status, json: fault.body ?? { message: `Injected fault: HTTP ${fault.status}`, httpStatusCode: fault.status, errorCode: 0 } });
           return;
         }

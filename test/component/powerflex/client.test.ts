@@ -253,6 +253,40 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
     });
   });
 
+  describe("secrets echoed back by a gateway or proxy", () => {
+    const leaks = (err: PowerFlexError, secrets: string[]) => {
+      const text = `${err.message} ${JSON.stringify(err)} ${String(err.stack)}`;
+      return secrets.filter((s) => text.includes(s));
+    };
+    const basicOf = (u: string, p: string) => Buffer.from(`${u}:${p}`).toString("base64");
+
+    for (const api of ["3.6", "5.0"] as const) {
+      it(`${api}: an echoed Authorization header (token) never reaches our error text`, async () => {
+        await start({ api, username: "admin" });
+        await c.listSystems();
+        const tokens = e.validTokens();
+        e.injectFault({ path: "/api/types/System/instances", status: 400, echo: true });
+        const err = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+        assert.match(err.message, /Bad request GET/, "the echo still reads as the gateway's message");
+        const secrets = [...tokens, ...tokens.map((t) => Buffer.from(`:${t}`).toString("base64")), e.password];
+        assert.deepEqual(leaks(err, secrets), []);
+      });
+    }
+
+    it("an echoed Basic user:password (GET /api/login) and an echoed password body (POST /rest/auth/login) are scrubbed", async () => {
+      await start({ api: "4.5", username: "admin" }, { authFlow: "gateway" });
+      e.injectFault({ path: "/api/login", status: 400, echo: true });
+      const basic = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+      assert.deepEqual(leaks(basic, [e.password, basicOf("admin", e.password)]), []);
+      await c.close();
+      c = clientFor(e, { authFlow: "manager" });
+      e.injectFault({ path: "/rest/auth/login", status: 400, echo: true });
+      const manager = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+      assert.match(manager.message, /"username":"admin"/);
+      assert.deepEqual(leaks(manager, [e.password]), []);
+    });
+  });
+
   describe("objects", () => {
     it("Content-Type: the client's POSTs pass; a raw POST without it gets the gateway's 400", async () => {
       await start();
