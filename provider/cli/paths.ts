@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
+import { printable } from "../printable";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions } from "../powerflex";
 
 /** One line for `powerflex-nvme --help`. */
@@ -137,19 +138,22 @@ function humanReport(
   plan: ReturnType<typeof planPaths>,
 ): string {
   const lines: string[] = [];
-  lines.push(`System ${systemId}, protection domain ${pdName}`);
-  lines.push(nqn.nqn !== null ? `Subsystem NQN: ${nqn.nqn}` : `Subsystem NQN: unknown (${nqn.reason})`);
+  lines.push(`System ${printable(systemId)}, protection domain ${printable(pdName)}`);
+  lines.push(nqn.nqn !== null ? `Subsystem NQN: ${printable(nqn.nqn)}` : `Subsystem NQN: unknown (${nqn.reason})`);
   lines.push("");
   if (plan.paths.length === 0) {
     lines.push("No usable NVMe/TCP path.");
   } else {
-    const rows = [["SDT ID", "SDT NAME", "ADDRESS", "PORT", "DISCOVERY PORT"], ...plan.paths.map((p) => [p.sdtId, p.sdtName, p.traddr, String(p.trsvcid), String(p.discoverySvcid)])];
+    const rows = [
+      ["SDT ID", "SDT NAME", "ADDRESS", "PORT", "DISCOVERY PORT"],
+      ...plan.paths.map((p) => [printable(p.sdtId), printable(p.sdtName), p.traddr, String(p.trsvcid), String(p.discoverySvcid)]),
+    ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) lines.push(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   }
   if (plan.skipped.length > 0) {
     lines.push("", "Left out:");
-    for (const s of plan.skipped) lines.push(`  ${s.sdtName || "(no name)"} (${s.sdtId}): ${s.reason}`);
+    for (const s of plan.skipped) lines.push(`  ${printable(s.sdtName) || "(no name)"} (${printable(s.sdtId)}): ${printable(s.reason)}`);
   }
   return lines.join("\n") + "\n";
 }

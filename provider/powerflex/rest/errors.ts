@@ -1,3 +1,4 @@
+import { printable } from "../../printable";
 import { scrubSecrets } from "./scrub";
 import { ErrorBody } from "./types";
 
@@ -52,14 +53,15 @@ export class PowerFlexError extends Error {
   readonly gatewayMessage?: string;
 
   constructor(init: PowerFlexErrorInit) {
-    super(init.message);
+    // Messages carry gateway names and text: escaped here, once for every PowerFlex error.
+    super(printable(init.message));
     this.name = "PowerFlexError";
     this.kind = init.kind;
     if (init.method !== undefined) this.method = init.method;
     if (init.path !== undefined) this.path = init.path;
     if (init.status !== undefined) this.status = init.status;
     if (init.errorCode !== undefined) this.errorCode = init.errorCode;
-    if (init.gatewayMessage !== undefined) this.gatewayMessage = init.gatewayMessage;
+    if (init.gatewayMessage !== undefined) this.gatewayMessage = printable(init.gatewayMessage);
   }
 
   /** Plain-object form (what `JSON.stringify` shows). */

@@ -111,6 +111,20 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
       assert.equal(res.code, 1);
       assert.match(res.stderr, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
     });
+
+    it("SDT names and reasons with ESC sequences or newlines are escaped in the table; --json keeps them as data", async () => {
+      e = await startEmulator();
+      e.state.updateSdt("a1b2c3d400000001", { name: "sdt\u001b[2J\nfake  10.6.6.6  4420" });
+      e.state.updateSdt("a1b2c3d400000003", { maintenanceState: "In\u001b[31mMaintenance" });
+      const human = await run([]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.ok(!human.stdout.includes("\u001b"), "an ESC reached the terminal");
+      assert.ok(!human.stdout.split("\n").some((l) => l.startsWith("fake")), "a newline made a fake row");
+      assert.match(human.stdout, /sdt\\x1b\[2J\\nfake/);
+      assert.match(human.stdout, /maintenanceState=In\\x1b\[31mMaintenance/);
+      const json = lastJson((await run(["--json"])).stdout);
+      assert.equal(json.paths[0].sdtName, "sdt\u001b[2J\nfake  10.6.6.6  4420");
+    });
   });
 
   it("never accepts a password on the command line", async () => {

@@ -347,6 +347,33 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       });
     }
 
+    it("names and gateway messages with control characters are escaped in error messages", async () => {
+      await start({
+        topology: {
+          systems: [{ id: "1111111111111111" }],
+          protectionDomains: [{ id: "p1", name: "pd\u001b[2J\nfake" }],
+          storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+          volumes: [
+            { id: "00000000000000aa", name: "db\u001b]0;owned\u0007", storagePoolId: "sp1" },
+            { id: "00000000000000bb", name: "00000000000000aa", storagePoolId: "sp1" },
+          ],
+        },
+      });
+      const errors = [
+        await rejectsWith(c.getProtectionDomain("gold"), () => undefined),
+        await rejectsWith(c.getVolume("00000000000000aa"), () => undefined),
+      ];
+      e.injectFault({ path: "/api/types/System/instances", status: 400, body: { message: "bad\u001b[31m\nrow", httpStatusCode: 400, errorCode: 0 } });
+      errors.push(await rejectsWith(c.listSystems(), () => undefined));
+      for (const err of errors) {
+        assert.doesNotMatch(err.message, /[\u0000-\u001f\u007f]/, err.message);
+        assert.doesNotMatch(err.gatewayMessage ?? "", /[\u0000-\u001f\u007f]/);
+      }
+      assert.match(errors[0]!.message, /"pd\\x1b\[2J\\nfake"/);
+      assert.match(errors[1]!.message, /"db\\x1b\]0;owned\\x07"/);
+      assert.match(errors[2]!.message, /bad\\x1b\[31m\\nrow/);
+    });
+
     it("getSystem without id: exactly one system, else an error listing the ids", async () => {
       await start({
         topology: { systems: [{ id: "1111111111111111" }, { id: "2222222222222222" }] },
