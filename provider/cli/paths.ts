@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { printable } from "../printable";
+import { rolesSchema } from "../pulumi/inputs";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions } from "../powerflex";
 
 /** One line for `powerflex-nvme --help`. */
@@ -21,11 +22,17 @@ subsystem NQN (or why it must come from nvme discover) and every SDT left out wi
   --system ID           system id (when the gateway manages several)
   --insecure            do not verify TLS (or POWERFLEX_INSECURE=1); prefer --ca-cert
   --ca-cert FILE        PEM CA certificate to verify the gateway with
-  --role ROLE           address roles to use (repeatable; default StorageAndHost and HostOnly)
+  --role ROLE           address roles to use: StorageAndHost, HostOnly (repeatable; default both), as the
+                        resource's roles input; StorageOnly addresses carry SDS-to-SDT traffic, never hosts
   --sdt ID|NAME         only these SDTs (repeatable)
-  --json                the last line of stdout is one JSON object:
-                        {"subsystemNqn": string|null, "paths": [{"sdtId","sdtName","traddr","trsvcid"}],
-                         "skipped": [{"sdtId","reason"}]}
+  --json                the last line of stdout is one JSON object (names as the gateway sent them):
+                        {"subsystemNqn": string|null, "subsystemNqnReason"?: string,
+                         "paths": [{"sdtId","sdtName","traddr","trsvcid","discoverySvcid"}],
+                         "skipped": [{"sdtId","sdtName","reason"}]}
+
+Paths: every address of role StorageAndHost or HostOnly of each SDT of the protection domain that is
+connected to the MDM, joined, Normal and not in maintenance, at the SDT's nvmePort (4420 when absent);
+an SDT left out, or an address entry that is not usable (not an IP, no ip, no role), is listed with why.
 `;
 
 function truthyEnv(v: string | undefined): boolean {
@@ -78,6 +85,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!username) return usage("--username (or POWERFLEX_USERNAME) is required");
   if (!password) return usage(`the password must be in the environment variable ${passwordVar} (named by --password-env)`);
   if (!pdName) return usage("--protection-domain is required");
+  if (values.role !== undefined) {
+    const roles = rolesSchema.safeParse(values.role);
+    if (!roles.success) {
+      const issue = roles.error.issues[0]!;
+      const i = issue.path[0];
+      return usage(`--role${typeof i === "number" ? ` ${JSON.stringify(values.role[i])}` : ""}: ${issue.message}`);
+    }
+  }
   let caCert: string | undefined;
   if (values["ca-cert"] !== undefined) {
     try {
@@ -103,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     const plan = planPaths({
       system,
       sdts,
-      ...(values.role && values.role.length > 0 ? { roles: values.role } : {}),
+      ...(values.role !== undefined ? { roles: values.role } : {}),
       ...(values.sdt && values.sdt.length > 0 ? { sdtFilter: values.sdt } : {}),
     });
     const nqn = subsystemNqnOf(system);

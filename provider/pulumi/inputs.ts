@@ -125,12 +125,15 @@ const role = z.enum(["StorageAndHost", "HostOnly"], {
   error: 'must be "StorageAndHost" or "HostOnly" (StorageOnly IPs carry SDS-to-SDT traffic, never host connections)',
 });
 
+/** Address roles to connect through; `powerflex-nvme paths --role` takes the same. */
+export const rolesSchema = z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)");
+
 export const inputsSchema = z.strictObject({
   gateway: gatewaySchema.optional(),
   protectionDomain: text("protectionDomain", 64, false),
   system: text("system", 64, false).optional(),
   sdts: z.array(text("sdt", 64, false), { error: "must be a list of SDT names or ids" }).min(1, "must name at least one SDT (or be left out for all)").optional(),
-  roles: z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)").optional(),
+  roles: rolesSchema.optional(),
   addresses: z
     .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ip, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
     .optional(),

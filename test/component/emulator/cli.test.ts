@@ -112,6 +112,22 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
       assert.match(res.stderr, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
     });
 
+    it("--role takes what the resource's check takes: StorageOnly is refused, naming the flag", async () => {
+      e = await startEmulator();
+      const res = await run(["--role", "StorageOnly"]);
+      assert.equal(res.code, 2);
+      assert.match(res.stderr, /--role "StorageOnly": must be "StorageAndHost" or "HostOnly" \(StorageOnly IPs carry SDS-to-SDT traffic/);
+      assert.equal(e.count("GET /api/types/System/instances"), 0, "refused before asking the gateway");
+      assert.equal((await run(["--role", "HostOnly", "--json"])).code, 0);
+    });
+
+    it("--help documents every --json field (sdtName, discoverySvcid, subsystemNqnReason)", async () => {
+      const res = await paths(["--help"], {});
+      assert.equal(res.code, 0);
+      for (const field of ["sdtId", "sdtName", "traddr", "trsvcid", "discoverySvcid", "subsystemNqnReason", "reason"]) assert.match(res.stdout, new RegExp(`"${field}"`), field);
+      assert.doesNotMatch(res.stdout, /"address"/);
+    });
+
     it("SDT names and reasons with ESC sequences or newlines are escaped in the table; --json keeps them as data", async () => {
       e = await startEmulator();
       e.state.updateSdt("a1b2c3d400000001", { name: "sdt\u001b[2J\nfake  10.6.6.6  4420" });
