@@ -14,8 +14,16 @@ stdout: {"url": "...", "username": "...", "password": "...", "caCert"?: "PEM"}.
   --listen HOST:PORT   address to listen on (default 127.0.0.1:0; port 0 picks a free port)
   --tls                serve https with a CA generated at start (printed as caCert)
   --topology FILE      JSON {"systems":[],"protectionDomains":[],"storagePools":[],"sdts":[],"hosts":[],"volumes":[]}
-                       in the gateway's own REST shape (default: a built-in demo topology)
-  --api VERSION        gateway release to behave like: 3.6, 4.5 or 5.0 (default 5.0)
+                       in the gateway's own REST shape, served back as given (null ip/role in an
+                       SDT's ipList, mappedSdcInfo: null); errors name the entry (sdts[0].nvmePort)
+                       (default: a built-in demo topology)
+  --api VERSION        gateway release to behave like (default 5.0):
+                         3.6  no NVMe/TCP: no Sdt or Host types, no NVMe hosts, no addMappedHost (404 as
+                              for any unknown type); GET /api/login, token as Basic :token; JSON 401;
+                              POST /rest/auth/login answers {}
+                         4.5  PowerFlex Manager login (Bearer), HTML 401 on an expired token, SDTs and
+                              NVMe hosts, no systemNqn (the subsystem NQN comes from nvme discover)
+                         5.0  as 4.5, and System.systemNqn
   --token-ttl SECONDS  token lifetime (default: tokens never expire)
   --username USER      gateway user (default admin)
 
@@ -23,6 +31,8 @@ The password is POWERFLEX_EMULATOR_PASSWORD when set, else random.
 Admin API (no auth): GET/DELETE /__emulator/counts, POST/DELETE /__emulator/faults, POST /__emulator/latency,
 POST /__emulator/expire-tokens, GET /__emulator/state, POST /__emulator/state/{sdts|hosts|volumes},
 DELETE /__emulator/state/{sdts|hosts|volumes}/ID.
+A fault is {"path", "regex"?, "method"?, "times"?, and one of "status" (with "body"? JSON, "text"? raw, or
+"echo"?: true to echo the request back), "reset", "hang"; "delayMs"?}.
 `;
 
 /** `powerflex-nvme emulator ...`: resolves with the exit code once stopped by a signal. */

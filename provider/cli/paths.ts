@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
+import { printable } from "../printable";
+import { rolesSchema } from "../pulumi/inputs";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions } from "../powerflex";
 
 /** One line for `powerflex-nvme --help`. */
@@ -20,11 +22,17 @@ subsystem NQN (or why it must come from nvme discover) and every SDT left out wi
   --system ID           system id (when the gateway manages several)
   --insecure            do not verify TLS (or POWERFLEX_INSECURE=1); prefer --ca-cert
   --ca-cert FILE        PEM CA certificate to verify the gateway with
-  --role ROLE           address roles to use (repeatable; default StorageAndHost and HostOnly)
+  --role ROLE           address roles to use: StorageAndHost, HostOnly (repeatable; default both), as the
+                        resource's roles input; StorageOnly addresses carry SDS-to-SDT traffic, never hosts
   --sdt ID|NAME         only these SDTs (repeatable)
-  --json                the last line of stdout is one JSON object:
-                        {"subsystemNqn": string|null, "paths": [{"sdtId","sdtName","traddr","trsvcid"}],
-                         "skipped": [{"sdtId","reason"}]}
+  --json                the last line of stdout is one JSON object (names as the gateway sent them):
+                        {"subsystemNqn": string|null, "subsystemNqnReason"?: string,
+                         "paths": [{"sdtId","sdtName","traddr","trsvcid","discoverySvcid"}],
+                         "skipped": [{"sdtId","sdtName","reason"}]}
+
+Paths: every address of role StorageAndHost or HostOnly of each SDT of the protection domain that is
+connected to the MDM, joined, Normal and not in maintenance, at the SDT's nvmePort (4420 when absent);
+an SDT left out, or an address entry that is not usable (not an IP, no ip, no role), is listed with why.
 `;
 
 function truthyEnv(v: string | undefined): boolean {
@@ -77,6 +85,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!username) return usage("--username (or POWERFLEX_USERNAME) is required");
   if (!password) return usage(`the password must be in the environment variable ${passwordVar} (named by --password-env)`);
   if (!pdName) return usage("--protection-domain is required");
+  if (values.role !== undefined) {
+    const roles = rolesSchema.safeParse(values.role);
+    if (!roles.success) {
+      const issue = roles.error.issues[0]!;
+      const i = issue.path[0];
+      return usage(`--role${typeof i === "number" ? ` ${JSON.stringify(values.role[i])}` : ""}: ${issue.message}`);
+    }
+  }
   let caCert: string | undefined;
   if (values["ca-cert"] !== undefined) {
     try {
@@ -102,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     const plan = planPaths({
       system,
       sdts,
-      ...(values.role && values.role.length > 0 ? { roles: values.role } : {}),
+      ...(values.role !== undefined ? { roles: values.role } : {}),
       ...(values.sdt && values.sdt.length > 0 ? { sdtFilter: values.sdt } : {}),
     });
     const nqn = subsystemNqnOf(system);
@@ -111,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
         subsystemNqn: nqn.nqn,
         ...(nqn.nqn === null ? { subsystemNqnReason: nqn.reason } : {}),
         paths: plan.paths.map((p) => ({ sdtId: p.sdtId, sdtName: p.sdtName, traddr: p.traddr, trsvcid: p.trsvcid, discoverySvcid: p.discoverySvcid })),
-        skipped: plan.skipped.map((s) => ({ sdtId: s.sdtId, sdtName: s.sdtName, reason: s.reason, ...(s.address !== undefined ? { address: s.address } : {}) })),
+        skipped: plan.skipped.map((s) => ({ sdtId: s.sdtId, sdtName: s.sdtName, reason: s.reason })),
       };
       process.stdout.write(JSON.stringify(out) + "\n");
     } else {
@@ -137,19 +153,22 @@ function humanReport(
   plan: ReturnType<typeof planPaths>,
 ): string {
   const lines: string[] = [];
-  lines.push(`System ${systemId}, protection domain ${pdName}`);
-  lines.push(nqn.nqn !== null ? `Subsystem NQN: ${nqn.nqn}` : `Subsystem NQN: unknown (${nqn.reason})`);
+  lines.push(`System ${printable(systemId)}, protection domain ${printable(pdName)}`);
+  lines.push(nqn.nqn !== null ? `Subsystem NQN: ${printable(nqn.nqn)}` : `Subsystem NQN: unknown (${nqn.reason})`);
   lines.push("");
   if (plan.paths.length === 0) {
     lines.push("No usable NVMe/TCP path.");
   } else {
-    const rows = [["SDT ID", "SDT NAME", "ADDRESS", "PORT", "DISCOVERY PORT"], ...plan.paths.map((p) => [p.sdtId, p.sdtName, p.traddr, String(p.trsvcid), String(p.discoverySvcid)])];
+    const rows = [
+      ["SDT ID", "SDT NAME", "ADDRESS", "PORT", "DISCOVERY PORT"],
+      ...plan.paths.map((p) => [printable(p.sdtId), printable(p.sdtName), p.traddr, String(p.trsvcid), String(p.discoverySvcid)]),
+    ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) lines.push(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   }
   if (plan.skipped.length > 0) {
     lines.push("", "Left out:");
-    for (const s of plan.skipped) lines.push(`  ${s.sdtName || "(no name)"} (${s.sdtId}): ${s.reason}`);
+    for (const s of plan.skipped) lines.push(`  ${printable(s.sdtName) || "(no name)"} (${printable(s.sdtId)}): ${printable(s.reason)}`);
   }
   return lines.join("\n") + "\n";
 }

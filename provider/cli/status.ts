@@ -10,6 +10,7 @@ import { LedgerStore } from "../host/ledger/store";
 import { describePath } from "../host/nvme/identity";
 import { readControllers } from "../host/nvme/sysfs";
 import { hostStatus, type ControllerStatus, type HostStatus } from "../host/status";
+import { printable } from "../printable";
 
 /** One line for `powerflex-nvme --help`. */
 export const summary = "show every NVMe-oF controller on this host and which attachment holds it (or foreign)";
@@ -167,7 +168,8 @@ function ownership(c: ControllerStatus): string {
   return `${made}; held by ${c.owners.join(", ")}`;
 }
 
-function table(rows: string[][]): string[] {
+function table(raw: string[][]): string[] {
+  const rows = raw.map((r) => r.map(printable));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
 }
@@ -175,7 +177,7 @@ function table(rows: string[][]): string[] {
 function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined): string {
   const lines = [
     ...(settings.ssh ? [`remote host ${settings.ssh.user}@${settings.ssh.host}:${settings.ssh.port} (over SSH)`] : []),
-    `host NQN ${ownNqn ?? `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
+    `host NQN ${ownNqn !== undefined ? printable(ownNqn) : `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
     "",
   ];
   if (status.controllers.length === 0) {
@@ -193,12 +195,12 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
   }
   if (status.stale.length > 0) {
     lines.push("", "In the ledger but no controller on the host (`pulumi refresh` then `up` of its holders connects it again; `destroy` forgets it):");
-    for (const s of status.stale) lines.push(`  ${describePath(s.identity)}: held by ${s.owners.join(", ")}`);
+    for (const s of status.stale) lines.push(printable(`  ${describePath(s.identity)}: held by ${s.owners.join(", ")}`));
   }
   if (status.volumes.length > 0) {
     lines.push("", "Volume mappings held (host object/volume):");
     for (const v of status.volumes) {
-      lines.push(`  ${v.key}: ${v.createdBy === EXTERNAL ? "was mapped before us" : `mapped by ${v.createdBy}`}; held by ${v.owners.join(", ")}`);
+      lines.push(printable(`  ${v.key}: ${v.createdBy === EXTERNAL ? "was mapped before us" : `mapped by ${v.createdBy}`}; held by ${v.owners.join(", ")}`));
     }
   }
   return lines.join("\n") + "\n";

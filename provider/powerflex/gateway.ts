@@ -1,5 +1,6 @@
 import type { Inputs } from "../pulumi/inputs";
 import { PowerFlexClient, type GatewayOptions, type Logger } from ".";
+import { printable } from "../printable";
 
 /**
  * Which PowerFlex gateway an attachment talks to, and the host-object chores around it. Credentials are
@@ -118,7 +119,7 @@ export function gatewayFor(inputs: Pick<Inputs, "gateway">, config: StackConfig,
       if (mapped.length > 0) {
         log(
           `kept the NVMe host object ${id} we registered: ${mapped.length} volume(s) are still mapped to it ` +
-            `(${mapped.map((v) => v.name ?? v.id).join(", ")}); unmap them, then remove the host in PowerFlex.`,
+            `(${printable(mapped.map((v) => v.name ?? v.id).join(", "))}); unmap them, then remove the host in PowerFlex.`,
         );
         return;
       }

@@ -22,14 +22,12 @@ export interface PlannedPath {
   readonly discoverySvcid: number;
 }
 
-/** An SDT (or one of its addresses) left out, with a reason to show the user. */
+/** An SDT left out, or some of its addresses, with a reason to show the user. Once per SDT. */
 export interface SkippedSdt {
   readonly sdtId: string;
   readonly sdtName: string;
-  /** Why, in words (e.g. "in maintenance (maintenanceState=InMaintenance)"). */
+  /** Why, in words (e.g. "in maintenance (maintenanceState=InMaintenance)"), naming each address left out. */
   readonly reason: string;
-  /** The address, when only one address was left out (invalid IP); absent when the whole SDT was. */
-  readonly address?: string;
 }
 
 /** Input of {@link planPaths}. */
@@ -73,8 +71,7 @@ export function planPaths(input: PlanPathsInput): PathPlan {
 
   for (const sdt of sdts) {
     const sdtName = sdt.name ?? "";
-    const skip = (reason: string, address?: string) =>
-      skipped.push({ sdtId: sdt.id, sdtName, reason, ...(address !== undefined ? { address } : {}) });
+    const skip = (reason: string) => skipped.push({ sdtId: sdt.id, sdtName, reason });
     if (filter && !filter.has(sdt.id) && !(sdtName && filter.has(sdtName))) {
       skip("not in the SDT filter");
       continue;
@@ -84,13 +81,17 @@ export function planPaths(input: PlanPathsInput): PathPlan {
       skip(unusable);
       continue;
     }
+    // Entries the gateway sent half-filled are left out with a reason, never thrown: one bad entry must
+    // not cost the other SDTs of the domain.
+    const bad: string[] = [];
     const override = input.addressOverrides?.[sdt.id] ?? (sdtName ? input.addressOverrides?.[sdtName] : undefined);
-    const candidates = override ?? sdt.ipList.filter((e) => roles.has(e.role)).map((e) => e.ip);
-    if (candidates.length === 0) {
-      const present = sdt.ipList.map((e) => `${e.ip} ${e.role}`).join(", ") || "none";
-      skip(`no address with role ${[...roles].join(" or ")} (addresses: ${present})`);
-      continue;
-    }
+    const candidates =
+      override ??
+      sdt.ipList.flatMap((e) => {
+        if (!e.ip) return bad.push(`an address entry without ip (role ${e.role ?? "none"})`), [];
+        if (!e.role) return bad.push(`address ${e.ip} has no role`), [];
+        return roles.has(e.role) ? [e.ip] : [];
+      });
     const trsvcid = sdt.nvmePort ?? DEFAULT_NVME_PORT;
     const discoverySvcid = sdt.discoveryPort ?? DEFAULT_DISCOVERY_PORT;
     let added = 0;
@@ -99,7 +100,7 @@ export function planPaths(input: PlanPathsInput): PathPlan {
       try {
         traddr = canonicalIp(raw);
       } catch (err) {
-        skip(`address "${raw}" is not an IP literal: ${(err as Error).message}`, raw);
+        bad.push(`"${raw}" is not an IP literal: ${(err as Error).message}`);
         continue;
       }
       const key = `${traddr}|${trsvcid}`;
@@ -108,7 +109,11 @@ export function planPaths(input: PlanPathsInput): PathPlan {
       paths.push({ sdtId: sdt.id, sdtName, traddr, trsvcid, discoverySvcid });
       added++;
     }
-    if (added === 0 && !skipped.some((s) => s.sdtId === sdt.id)) skip("all its addresses are already used by other SDTs");
+    if (bad.length > 0) skip(`${added > 0 ? "some addresses left out" : "no usable address"}: ${bad.join("; ")}`);
+    else if (candidates.length === 0) {
+      const present = sdt.ipList.map((e) => `${e.ip} ${e.role}`).join(", ") || "none";
+      skip(`no address with role ${[...roles].join(" or ")} (addresses: ${present})`);
+    } else if (added === 0) skip("all its addresses are already used by other SDTs");
   }
   return { paths, skipped };
 }

@@ -2,6 +2,7 @@ import type { Inputs } from "../pulumi/inputs";
 import type { DiscoveryRecord } from "../host/nvme/discover";
 import type { HostIdentity } from "../host/nvme/hostid";
 import type { PathIdentity } from "../host/nvme/identity";
+import { printable } from "../printable";
 import { placementOf } from "./placement";
 import { planPaths, subsystemNqnOf, type PlannedPath, type PowerFlexClient, type SkippedSdt } from ".";
 
@@ -52,8 +53,10 @@ export async function planTargets(
   const unknown = named.filter(([, name]) => !known(name));
   if (unknown.length > 0) {
     throw new Error(
-      `${unknown.map(([field, name]) => `${field}: "${name}" is no SDT of protection domain "${inputs.protectionDomain}"`).join("; ")} ` +
-        `(its SDTs: ${sdts.map((t) => t.name ?? t.id).join(", ") || "none"})`,
+      printable(
+        `${unknown.map(([field, name]) => `${field}: "${name}" is no SDT of protection domain "${inputs.protectionDomain}"`).join("; ")} ` +
+          `(its SDTs: ${sdts.map((t) => t.name ?? t.id).join(", ") || "none"})`,
+      ),
     );
   }
   const overrides: Record<string, string[]> = {};
@@ -61,7 +64,7 @@ export async function planTargets(
   const plan = planPaths({ system, sdts, roles: inputs.roles, sdtFilter: inputs.sdts, addressOverrides: overrides });
   if (plan.paths.length === 0) {
     const why = plan.skipped.map((s) => `${s.sdtName || s.sdtId}: ${s.reason}`).join("; ") || "it has no SDT";
-    throw new Error(`protection domain "${inputs.protectionDomain}" (${pd.id}) offers no NVMe/TCP path to connect: ${why}`);
+    throw new Error(printable(`protection domain "${inputs.protectionDomain}" (${pd.id}) offers no NVMe/TCP path to connect: ${why}`));
   }
   const paths = plan.paths.map((p) => ({ ...p, trsvcid: portOverride(inputs, p) ?? p.trsvcid }));
 

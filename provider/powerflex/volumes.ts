@@ -1,5 +1,6 @@
 import type { FabricsController, NamespaceUse } from "../host/nvme/controller";
 import type { PowerFlexClient } from ".";
+import { printable } from "../printable";
 
 /**
  * PowerFlex volumes mapped to this host's NVMe host object, and the block devices they become. Which
@@ -138,7 +139,7 @@ export function inUse(volumes: readonly HeldVolume[], namespaces: Map<string, Na
     const ns = namespaces.get(v.volumeId);
     if (!ns || (ns.mountpoints.length === 0 && ns.holders.length === 0)) return [];
     const uses = [...ns.mountpoints.map((m) => `mounted on ${m}`), ...ns.holders.map((h) => `held by ${h}`)];
-    return [`volume ${v.volumeName} (/dev/${ns.blockDevice}) is ${uses.join(", ")}`];
+    return [printable(`volume ${v.volumeName} (/dev/${ns.blockDevice}) is ${uses.join(", ")}`)];
   });
 }
 
@@ -159,7 +160,7 @@ export async function waitForNamespaces(
     const waiting = volumes.filter((v) => found.has(v.volumeId) !== options.present);
     if (waiting.length === 0) return found;
     if (Date.now() >= deadline) {
-      const names = waiting.map((v) => `${v.volumeName} (NGUID ${v.nguid})`).join(", ");
+      const names = printable(waiting.map((v) => `${v.volumeName} (NGUID ${v.nguid})`).join(", "));
       throw new Error(
         options.present
           ? `no namespace appeared on this host within ${options.timeoutMs / 1000} s for ${names}; check that the volume is mapped to this host's NQN and that the paths are live (\`nvme list-subsys\`)`

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseVolumeRef } from "../powerflex/volume-ref";
 import { parseHostKey } from "../host/access/ssh/host-key";
 import { isIp } from "../host/nvme/identity";
 import { connectOptionsSchema, ipSchema, withoutDefaults, type ConnectInputs } from "../host/nvme/connect-options";
@@ -105,12 +106,15 @@ const role = z.enum(["StorageAndHost", "HostOnly"], {
   error: 'must be "StorageAndHost" or "HostOnly" (StorageOnly IPs carry SDS-to-SDT traffic, never host connections)',
 });
 
+/** Address roles to connect through; `powerflex-nvme paths --role` takes the same. */
+export const rolesSchema = z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)");
+
 export const inputsSchema = z.strictObject({
   gateway: gatewaySchema.optional(),
   protectionDomain: text("protectionDomain", 64, false),
   system: text("system", 64, false).optional(),
   sdts: z.array(text("sdt", 64, false), { error: "must be a list of SDT names or ids" }).min(1, "must name at least one SDT (or be left out for all)").optional(),
-  roles: z.array(role, { error: "must be a list of roles" }).min(1, "must name at least one role (or be left out for both)").optional(),
+  roles: rolesSchema.optional(),
   addresses: z
     .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ipSchema, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
     .optional(),
@@ -126,7 +130,10 @@ export const inputsSchema = z.strictObject({
   volumes: z
     .array(
       z.strictObject({
-        volume: text("volume", 64, false),
+        volume: text("volume", 64, false).check((ctx) => {
+          const ref = parseVolumeRef(ctx.value);
+          if ("problem" in ref) ctx.issues.push({ code: "custom", message: `volume ${ref.problem}`, input: ctx.value });
+        }),
         accessMode: z.enum(["ReadWrite", "ReadOnly"], { error: 'must be "ReadWrite" or "ReadOnly"' }).optional(),
       }),
       { error: "must be a list of {volume, accessMode?}" },

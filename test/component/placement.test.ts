@@ -51,4 +51,15 @@ describe("placement: system and protection domain looked up once a minute per cl
     assert.equal(p.protectionDomain.name, "pd1");
     assert.equal(e.count(SYSTEMS), 2);
   });
+  it("SDT names with control characters are escaped in planning errors", async () => {
+    e.state.updateSdt("a1b2c3d400000001", { name: "sdt\u001b[2J\nfake", maintenanceState: "InMaintenance" });
+    e.state.updateSdt("a1b2c3d400000002", { maintenanceState: "InMaintenance" });
+    for (const inputs of [{ protectionDomain: "pd1", sdts: ["nope"] }, { protectionDomain: "pd1" }]) {
+      await assert.rejects(planTargets(c, inputs, HOST), (err: Error) => {
+        assert.doesNotMatch(err.message, /[\u0000-\u001f]/, err.message);
+        assert.match(err.message, /sdt\\x1b\[2J\\nfake/);
+        return true;
+      });
+    }
+  });
 });

@@ -67,6 +67,8 @@ const BAD: readonly [string, Record<string, unknown>, string][] = [
   ["sysfs root with a newline", { hostAccess: { sysfsRoot: "/sys\n" } }, "hostAccess.sysfsRoot"],
   ["the same volume twice", { volumes: [{ volume: "vol1" }, { volume: "vol1" }] }, "volumes"],
   ["unknown access mode", { volumes: [{ volume: "vol1", accessMode: "rw" }] }, "volumes.0.accessMode"],
+  ["id: form that is no volume id", { volumes: [{ volume: "id:vol1" }] }, "volumes.0.volume"],
+  ["name: form without a name", { volumes: [{ volume: "name:" }] }, "volumes.0.volume"],
   ["credentials in the endpoint", { gateway: { endpoint: `https://admin:${URL_SECRET}@gw.example`, username: "u", password: "p" } }, "gateway.endpoint"],
   ["ftp endpoint", { gateway: { endpoint: "ftp://gw.example", username: "u", password: "p" } }, "gateway.endpoint"],
   ["empty password", { gateway: { endpoint: "https://gw.example", username: "u", password: "" } }, "gateway.password"],

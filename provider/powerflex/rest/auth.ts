@@ -1,4 +1,5 @@
 import { PowerFlexError, errorFromResponse } from "./errors";
+import { loginSecrets } from "./scrub";
 import type { ResolvedGatewayOptions } from "./options";
 import type { Transport } from "./transport";
 import { ManagerLogin, parseApiVersion, parseBareString } from "./types";
@@ -15,6 +16,8 @@ export interface Session {
   readonly apiVersion?: string;
   /** Increases with every login of one client; lets parallel 401s share one re-login. */
   readonly generation: number;
+  /** The token(s) of this session, to scrub from anything the gateway echoes back. */
+  readonly secrets: readonly string[];
 }
 
 const WRONG_CREDENTIALS = "Check the username and password (and that the user may use the REST API).";
@@ -66,7 +69,7 @@ async function gatewayLogin(
       message: `PowerFlex gateway ${o.origin} refused the login of user "${o.username}" (GET ${path}, HTTP ${res.status}). ${WRONG_CREDENTIALS}`,
     });
   }
-  if (res.status !== 200) throw errorFromResponse("GET", path, res.status, res.text);
+  if (res.status !== 200) throw errorFromResponse("GET", path, res.status, res.text, loginSecrets(o.username, o.password));
   const token = parseBareString(res.text);
   if (!token) {
     throw new PowerFlexError({ kind: "protocol", method: "GET", path, status: 200, message: `PowerFlex GET ${path} at ${o.origin} answered 200 without a token.` });
@@ -74,7 +77,7 @@ async function gatewayLogin(
   // goscaleio's rule: Basic ":token" before 4.0 (or unknown), Bearer from 4.0 on.
   const authorization =
     version && version.major >= 4 ? `Bearer ${token}` : `Basic ${Buffer.from(`:${token}`).toString("base64")}`;
-  return { flow: "gateway", authorization, generation, ...(version ? { apiVersion: version.text } : {}) };
+  return { flow: "gateway", authorization, generation, secrets: [token, authorization], ...(version ? { apiVersion: version.text } : {}) };
 }
 
 /** PowerFlex Manager login; undefined when this gateway has no such login (404/405, or `{}` on 3.6). */
@@ -96,7 +99,7 @@ async function managerLogin(
       message: `PowerFlex Manager ${o.origin} refused the login of user "${o.username}" (POST ${path}, HTTP ${res.status}). ${WRONG_CREDENTIALS}`,
     });
   }
-  if (res.status !== 200) throw errorFromResponse("POST", path, res.status, res.text);
+  if (res.status !== 200) throw errorFromResponse("POST", path, res.status, res.text, loginSecrets(o.username, o.password));
   let json: unknown;
   try {
     json = JSON.parse(res.text);
@@ -109,6 +112,7 @@ async function managerLogin(
     flow: "manager",
     authorization: `Bearer ${parsed.data.access_token}`,
     generation,
+    secrets: [parsed.data.access_token, ...(parsed.data.refresh_token ? [parsed.data.refresh_token] : [])],
     ...(parsed.data.refresh_token ? { refreshToken: parsed.data.refresh_token } : {}),
     ...(apiVersion ? { apiVersion } : {}),
   };

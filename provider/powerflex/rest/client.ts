@@ -5,6 +5,8 @@ import { ErrorCodes, PowerFlexError, errorFromResponse } from "./errors";
 import { stderrLogger, type Logger } from "./logger";
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from "./options";
 import { Transport, pathOnly, type RawResponse } from "./transport";
+import { parseVolumeRef } from "../volume-ref";
+import { loginSecrets } from "./scrub";
 import {
   Created,
   Host,
@@ -161,12 +163,12 @@ export class PowerFlexClient {
 
   /** The SDTs (NVMe/TCP targets) of a protection domain. */
   async listSdts(protectionDomainId: string): Promise<Sdt[]> {
-    return this.getJson(`/api/instances/ProtectionDomain::${enc(protectionDomainId)}/relationships/Sdt`, Sdt.array());
+    return this.nvmeOnly(this.getJson(`/api/instances/ProtectionDomain::${enc(protectionDomainId)}/relationships/Sdt`, Sdt.array()));
   }
 
   /** All NVMe hosts (`hostType == "NVMeHost"`) of the gateway. */
   async listNvmeHosts(): Promise<NvmeHost[]> {
-    const hosts = await this.getJson("/api/types/Host/instances", Host.array());
+    const hosts = await this.nvmeOnly(this.getJson("/api/types/Host/instances", Host.array()));
     return hosts.filter((h): h is NvmeHost => h.hostType === "NVMeHost" && typeof h.nqn === "string");
   }
 
@@ -197,7 +199,7 @@ export class PowerFlexClient {
       });
     }
     const body = { nqn, ...(args.name !== undefined ? { name: args.name } : {}) };
-    const res = await this.call("POST", "/api/types/Host/instances", body);
+    const res = await this.nvmeOnly(this.call("POST", "/api/types/Host/instances", body));
     return this.parse("POST", "/api/types/Host/instances", res, Created).then((c) => ({ id: c.id }));
   }
 
@@ -211,31 +213,58 @@ export class PowerFlexClient {
     return this.getJson(`/api/instances/Sdc::${enc(hostId)}/relationships/Volume`, Volume.array());
   }
 
-  /** A volume by id, else by name (`queryIdByKey`). `notFound` error when neither matches. */
-  async getVolume(nameOrId: string): Promise<Volume> {
-    if (/^[0-9a-f]{16}$/i.test(nameOrId)) {
-      try {
-        return await this.getJson(`/api/instances/Volume::${enc(nameOrId)}`, Volume);
-      } catch (err) {
-        if (!isVolumeNotFound(err)) throw err;
-      }
+  /**
+   * A volume by reference (see {@link parseVolumeRef}): `id:<id>`, `name:<name>`, or a bare name or id. A
+   * bare value that is one volume's id and another volume's name is refused, naming both. `notFound` when
+   * nothing matches.
+   */
+  async getVolume(ref: string): Promise<Volume> {
+    const parsed = parseVolumeRef(ref);
+    if ("problem" in parsed) throw new PowerFlexError({ kind: "usage", message: `volume "${ref}": ${parsed.problem}.` });
+    const { by, value } = parsed;
+    const byId = by === "name" ? undefined : await this.volumeById(value);
+    const byName = by === "id" ? undefined : await this.volumeByName(value);
+    const [idHit, nameHit] = [byId instanceof PowerFlexError ? undefined : byId, byName instanceof PowerFlexError ? undefined : byName];
+    if (idHit && nameHit && idHit.id !== nameHit.id) {
+      throw new PowerFlexError({
+        kind: "usage",
+        message:
+          `Volume "${value}" names two volumes: the id of "${idHit.name ?? idHit.id}" (${idHit.id}) and the name of ${nameHit.id}. ` +
+          `Write id:${value} or name:${value} to say which.`,
+      });
     }
+    const hit = idHit ?? nameHit;
+    if (hit) return hit;
+    const miss = (byName ?? byId) as PowerFlexError;
+    const as = by === "id" ? `no volume with id ${value}` : by === "name" ? `no volume named "${value}"` : "neither as id nor as name";
+    throw new PowerFlexError({
+      kind: "notFound",
+      ...(miss.method !== undefined ? { method: miss.method } : {}),
+      ...(miss.path !== undefined ? { path: miss.path } : {}),
+      ...(miss.status !== undefined ? { status: miss.status } : {}),
+      ...(miss.errorCode !== undefined ? { errorCode: miss.errorCode } : {}),
+      message: `Volume "${ref}" not found on ${this.endpoint} (${as}; ${answerOf(miss)}).`,
+    });
+  }
+
+  /** The volume with this id, or the gateway's not-found error (other errors throw). */
+  private async volumeById(id: string): Promise<Volume | PowerFlexError> {
+    try {
+      return await this.getJson(`/api/instances/Volume::${enc(id)}`, Volume);
+    } catch (err) {
+      if (isVolumeNotFound(err)) return err as PowerFlexError;
+      throw err;
+    }
+  }
+
+  /** The volume with this name (`queryIdByKey`), or the gateway's not-found error (other errors throw). */
+  private async volumeByName(name: string): Promise<Volume | PowerFlexError> {
     const path = "/api/types/Volume/instances/action/queryIdByKey";
     let res: RawResponse;
     try {
-      res = await this.call("POST", path, { name: nameOrId });
+      res = await this.call("POST", path, { name });
     } catch (err) {
-      if (isVolumeNotFound(err)) {
-        const e = err as PowerFlexError;
-        throw new PowerFlexError({
-          kind: "notFound",
-          method: "POST",
-          path,
-          ...(e.status !== undefined ? { status: e.status } : {}),
-          ...(e.errorCode !== undefined ? { errorCode: e.errorCode } : {}),
-          message: `Volume "${nameOrId}" not found on ${this.endpoint} (neither as id nor as name).`,
-        });
-      }
+      if (isVolumeNotFound(err)) return err as PowerFlexError;
       throw err;
     }
     const id = parseBareString(res.text);
@@ -290,6 +319,25 @@ export class PowerFlexClient {
 
   // ---- plumbing ----
 
+  /** A 404 from an NVMe-only endpoint: on a gateway before 4.0 that means "no NVMe/TCP here", said so. */
+  private async nvmeOnly<T>(request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (err) {
+      if (!(err instanceof PowerFlexError) || err.status !== 404) throw err;
+      const version = await this.version().catch(() => undefined);
+      const major = version === undefined ? NaN : Number(version.split(".")[0]);
+      if (!(major < 4)) throw err;
+      throw new PowerFlexError({
+        kind: "api",
+        status: 404,
+        ...(err.method !== undefined ? { method: err.method } : {}),
+        ...(err.path !== undefined ? { path: err.path } : {}),
+        message: `PowerFlex gateway ${this.endpoint} reports API ${version}, which has no NVMe/TCP (SDTs and NVMe hosts): NVMe/TCP needs PowerFlex 4.0 or later (${err.method} ${err.path} answered HTTP 404).`,
+      });
+    }
+  }
+
   private currentSession(): Promise<Session> {
     return this.session ?? this.startLogin();
   }
@@ -314,10 +362,11 @@ export class PowerFlexClient {
   /** One authenticated request: on 401 log in again once and retry once. Error statuses throw. */
   private async call(method: "GET" | "POST", path: string, body?: unknown): Promise<RawResponse> {
     const first = await this.currentSession();
+    let used = first;
     let res = await this.transport.send({ method, path, authorization: first.authorization, body });
     if (res.status === 401) {
-      const again = await this.renew(first);
-      res = await this.transport.send({ method, path, authorization: again.authorization, body });
+      used = await this.renew(first);
+      res = await this.transport.send({ method, path, authorization: used.authorization, body });
       if (res.status === 401) {
         throw new PowerFlexError({
           kind: "auth",
@@ -328,7 +377,10 @@ export class PowerFlexClient {
         });
       }
     }
-    if (res.status >= 400) throw errorFromResponse(method, pathOnly(path), res.status, res.text);
+    if (res.status >= 400) {
+      const held = [...loginSecrets(this.options.username, this.options.password), ...first.secrets, ...used.secrets];
+      throw errorFromResponse(method, pathOnly(path), res.status, res.text, held);
+    }
     return res;
   }
 
@@ -367,8 +419,14 @@ export class PowerFlexClient {
   }
 }
 
+/** "HTTP 500, errorCode 79": what the gateway answered, for a message that replaces its own. */
+function answerOf(e: PowerFlexError): string {
+  return [e.status !== undefined ? `HTTP ${e.status}` : "", e.errorCode !== undefined ? `errorCode ${e.errorCode}` : ""].filter(Boolean).join(", ");
+}
+
 function isVolumeNotFound(err: unknown): boolean {
-  return err instanceof PowerFlexError && (err.errorCode === ErrorCodes.volumeNotFound || err.errorCode === ErrorCodes.oldVolumeNotFound);
+  const codes: number[] = [ErrorCodes.volumeNotFound, ErrorCodes.oldVolumeNotFound, ErrorCodes.notFound];
+  return err instanceof PowerFlexError && err.errorCode !== undefined && codes.includes(err.errorCode);
 }
 
 // Ids go into the path; keep them from changing its structure.

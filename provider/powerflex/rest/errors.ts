@@ -1,3 +1,5 @@
+import { printable } from "../../printable";
+import { scrubSecrets } from "./scrub";
 import { ErrorBody } from "./types";
 
 /**
@@ -34,7 +36,7 @@ export interface PowerFlexErrorInit {
 /**
  * The one error type of the PowerFlex client. It carries the HTTP status, the PowerFlex `errorCode`, the
  * gateway's message and the request's method and path — never a credential or token (the request
- * headers are never copied in, and messages are built only from paths and gateway bodies).
+ * headers are never copied in, and gateway text is scrubbed of the credentials we hold, see scrub.ts).
  */
 export class PowerFlexError extends Error {
   /** See {@link PowerFlexErrorKind}. */
@@ -51,14 +53,15 @@ export class PowerFlexError extends Error {
   readonly gatewayMessage?: string;
 
   constructor(init: PowerFlexErrorInit) {
-    super(init.message);
+    // Messages carry gateway names and text: escaped here, once for every PowerFlex error.
+    super(printable(init.message));
     this.name = "PowerFlexError";
     this.kind = init.kind;
     if (init.method !== undefined) this.method = init.method;
     if (init.path !== undefined) this.path = init.path;
     if (init.status !== undefined) this.status = init.status;
     if (init.errorCode !== undefined) this.errorCode = init.errorCode;
-    if (init.gatewayMessage !== undefined) this.gatewayMessage = init.gatewayMessage;
+    if (init.gatewayMessage !== undefined) this.gatewayMessage = printable(init.gatewayMessage);
   }
 
   /** Plain-object form (what `JSON.stringify` shows). */
@@ -78,6 +81,8 @@ export class PowerFlexError extends Error {
 
 /** Known PowerFlex error codes we act on. */
 export const ErrorCodes = {
+  /** "Not found" (old gateways, e.g. a `queryIdByKey` miss). */
+  notFound: 3,
   /** "Could not find the volume" (78 on old gateways). */
   volumeNotFound: 79,
   oldVolumeNotFound: 78,
@@ -87,28 +92,35 @@ export const ErrorCodes = {
   invalidMapping: 4039,
 } as const;
 
-/** The gateway's error body, when the text is one (4.x sometimes answers HTML). */
+/** The gateway's error body, when the text is one (4.x sometimes answers HTML): a message or an errorCode. */
 export function parseErrorBody(text: string): ErrorBody | undefined {
   try {
     const parsed = ErrorBody.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    const b = parsed.data;
+    return typeof b.message === "string" || typeof b.errorCode === "number" ? b : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Error for an HTTP error answer, with the gateway's message and errorCode when the body has them. */
+/**
+ * Error for an HTTP error answer, with the gateway's message and errorCode when the body has them. The
+ * gateway's text is scrubbed of `secrets` (what we hold: password, tokens) before it enters the error.
+ */
 export function errorFromResponse(
   method: string,
   path: string,
   status: number,
   text: string,
+  secrets: readonly (string | undefined)[],
   hint?: string,
 ): PowerFlexError {
   const body = parseErrorBody(text);
-  const gatewayMessage = body ? detailMessage(body) : undefined;
+  const raw = body ? detailMessage(body) : undefined;
+  const gatewayMessage = raw === undefined ? undefined : scrubSecrets(raw, secrets);
   const code = body?.errorCode ?? undefined;
-  const what = gatewayMessage ? `: ${gatewayMessage}` : text.trim() ? " (non-JSON body)" : "";
+  const what = gatewayMessage ? `: ${gatewayMessage}` : body ? " (no message)" : text.trim() ? " (non-JSON body)" : "";
   const codeText = code !== undefined ? `, errorCode ${code}` : "";
   return new PowerFlexError({
     kind: status === 401 || status === 403 ? "auth" : "api",
@@ -122,9 +134,9 @@ export function errorFromResponse(
 }
 
 // goscaleio's rule: "Error with details" hides the real text in details[0].
-function detailMessage(body: ErrorBody): string {
+function detailMessage(body: ErrorBody): string | undefined {
   if (body.message === "Error with details" && body.details && body.details[0]) {
     return body.details[0].errorMessage ?? body.details[0].error ?? body.message;
   }
-  return body.message;
+  return body.message || undefined;
 }

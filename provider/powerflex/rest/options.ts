@@ -47,7 +47,7 @@ export const GatewayOptions = z
      * `retries + 1` attempts; the whole call is capped at that many attempts plus the backoff.
      */
     requestTimeoutMs: z.number().int().positive().optional(),
-    /** Retries for idempotent GETs on 5xx, connection reset and timeouts. Default 3; POSTs never. */
+    /** Retries for idempotent GETs on transient failures (resets, timeouts, 429/502/503/504, a 500 without an errorCode). Default 3; POSTs never. */
     retries: z.number().int().min(0).max(10).optional(),
     /** First retry delay in ms, doubled on each retry (capped at 10 s). Default 500. */
     retryDelayMs: z.number().int().min(0).optional(),

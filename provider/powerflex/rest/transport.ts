@@ -1,5 +1,6 @@
-import { Pool, RetryAgent, request, type Dispatcher } from "undici";
-import { PowerFlexError } from "./errors";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool, request } from "undici";
+import { PowerFlexError, parseErrorBody } from "./errors";
 import type { ResolvedGatewayOptions } from "./options";
 
 /** One HTTP answer, body read as text. */
@@ -19,8 +20,8 @@ export interface RawRequest {
   readonly body?: unknown;
 }
 
-// Errors worth another GET attempt: undici's socket/timeout codes on top of its defaults.
-const RETRIED_ERROR_CODES = [
+// Errors worth another GET attempt: the connection failed or timed out before a full answer.
+const RETRIED_ERROR_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
   "ENOTFOUND",
@@ -34,7 +35,20 @@ const RETRIED_ERROR_CODES = [
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
-];
+]);
+
+/**
+ * PURE: whether an HTTP answer to a GET is worth another attempt. 429, 502, 503 and 504 say "try later"
+ * (a busy gateway or the proxy in front of it). Any other 5xx is transient only without a PowerFlex error
+ * body naming an errorCode: with one (3 not found, 79 volume not found, 142 ...) the MDM has answered, and
+ * asking again only costs the backoff.
+ */
+export function isTransientAnswer(status: number, text: string): boolean {
+  if (status === 429 || status === 502 || status === 503 || status === 504) return true;
+  if (status < 500) return false;
+  const code = parseErrorBody(text)?.errorCode;
+  return code === undefined || code === null || code === 0;
+}
 
 const TLS_ERROR_CODES = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -53,14 +67,13 @@ const TLS_ERROR_CODES = new Set([
 const MAX_RETRY_DELAY_MS = 10_000;
 
 /**
- * HTTP to one gateway origin: a keep-alive undici Pool for the connection, wrapped in undici's
- * RetryAgent for GETs (5xx, resets, timeouts, exponential backoff). POSTs go to the bare Pool: a POST
- * that may have reached the gateway is never sent again behind the caller's back.
+ * HTTP to one gateway origin over a keep-alive undici Pool. GETs are retried with exponential backoff on
+ * resets, timeouts and transient answers ({@link isTransientAnswer}); the decision needs the body, so the
+ * loop lives here rather than in undici's RetryAgent (which decides from the status alone). POSTs are sent
+ * once: a POST that may have reached the gateway is never sent again behind the caller's back.
  */
 export class Transport {
   private readonly pool: Pool;
-  private readonly retrying: RetryAgent;
-  private readonly deadlineMs: number;
 
   constructor(private readonly options: ResolvedGatewayOptions) {
     const o = options;
@@ -73,25 +86,26 @@ export class Transport {
       headersTimeout: o.requestTimeoutMs,
       bodyTimeout: o.requestTimeoutMs,
     });
-    this.retrying = new RetryAgent(this.pool, {
-      methods: ["GET"],
-      maxRetries: o.retries,
-      minTimeout: o.retryDelayMs,
-      maxTimeout: MAX_RETRY_DELAY_MS,
-      timeoutFactor: 2,
-      statusCodes: [500, 502, 503, 504, 429],
-      errorCodes: RETRIED_ERROR_CODES,
-      // Hand the last 5xx answer to us (with its body) instead of a bare RequestRetryError.
-      throwOnError: false,
-    });
-    let backoff = 0;
-    for (let i = 0; i < o.retries; i++) backoff += Math.min(o.retryDelayMs * 2 ** i, MAX_RETRY_DELAY_MS);
-    // Safety net over everything (a slow-drip body escapes bodyTimeout, which is per chunk).
-    this.deadlineMs = (o.connectTimeoutMs + o.requestTimeoutMs) * (o.retries + 1) + backoff;
   }
 
-  /** Send one request; network, TLS and timeout failures become {@link PowerFlexError}s. */
+  /** Send one request (GETs: with retries); network, TLS and timeout failures become {@link PowerFlexError}s. */
   async send(req: RawRequest): Promise<RawResponse> {
+    const attempts = req.method === "GET" ? this.options.retries + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      let res: RawResponse;
+      try {
+        res = await this.attempt(req);
+      } catch (err) {
+        if (attempt >= attempts || !retriedError(err)) throw this.describe(req, err);
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      if (attempt >= attempts || !isTransientAnswer(res.status, res.text)) return res;
+      await sleep(this.backoff(attempt));
+    }
+  }
+
+  private async attempt(req: RawRequest): Promise<RawResponse> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (req.authorization !== undefined) headers["authorization"] = req.authorization;
     let body: string | undefined;
@@ -99,27 +113,26 @@ export class Transport {
       headers["content-type"] = "application/json";
       body = JSON.stringify(req.body ?? {});
     }
-    const dispatcher: Dispatcher = req.method === "GET" ? this.retrying : this.pool;
-    const deadline = req.method === "GET" ? this.deadlineMs : this.options.connectTimeoutMs + this.options.requestTimeoutMs;
-    try {
-      const res = await request(this.options.origin + req.path, {
-        method: req.method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        dispatcher,
-        signal: AbortSignal.timeout(deadline),
-      });
-      const text = await res.body.text();
-      const ct = res.headers["content-type"];
-      return { status: res.statusCode, contentType: Array.isArray(ct) ? ct.join(",") : (ct ?? ""), text };
-    } catch (err) {
-      throw this.describe(req, err);
-    }
+    const res = await request(this.options.origin + req.path, {
+      method: req.method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      dispatcher: this.pool,
+      // Safety net over one attempt (a slow-drip body escapes bodyTimeout, which is per chunk).
+      signal: AbortSignal.timeout(this.options.connectTimeoutMs + this.options.requestTimeoutMs),
+    });
+    const text = await res.body.text();
+    const ct = res.headers["content-type"];
+    return { status: res.statusCode, contentType: Array.isArray(ct) ? ct.join(",") : (ct ?? ""), text };
+  }
+
+  /** Delay before retry number `attempt` (1-based): retryDelayMs doubled each time, capped. */
+  private backoff(attempt: number): number {
+    return Math.min(this.options.retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
   }
 
   /** Close the connections. */
   async close(): Promise<void> {
-    await this.retrying.close().catch(() => undefined);
     await this.pool.close().catch(() => undefined);
   }
 
@@ -160,6 +173,12 @@ export class Transport {
       message: `PowerFlex ${where} failed without an HTTP answer (${code ?? e.name ?? "error"}: ${e.message ?? String(err)}). Check the endpoint address and that the gateway is up.`,
     });
   }
+}
+
+function retriedError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  return e.name === "TimeoutError" || (code !== undefined && RETRIED_ERROR_CODES.has(code));
 }
 
 /** The path without the query string (queries could one day carry names; never credentials). */

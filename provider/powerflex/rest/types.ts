@@ -67,8 +67,8 @@ export type StoragePool = z.infer<typeof StoragePool>;
 export const SdtIpRole = z.string();
 export type SdtIpRole = "StorageAndHost" | "HostOnly" | "StorageOnly" | (string & {});
 
-/** One `ipList[]` entry of an SDT. */
-export const SdtIp = z.looseObject({ ip: z.string(), role: SdtIpRole });
+/** One `ipList[]` entry of an SDT. Either may be null on a half-configured SDT: planning skips that entry. */
+export const SdtIp = z.looseObject({ ip: z.string().nullish(), role: SdtIpRole.nullish() });
 export type SdtIp = z.infer<typeof SdtIp>;
 
 /** A Storage Data Target (the NVMe/TCP target side of PowerFlex). Carries no NQN. */
@@ -171,9 +171,12 @@ export const ManagerLogin = z.looseObject({
 });
 export type ManagerLogin = z.infer<typeof ManagerLogin>;
 
-/** The gateway's error body. `httpStatusCode`/`errorCode` are missing on some releases. */
+/**
+ * The gateway's error body. `httpStatusCode`/`errorCode` are missing on some releases, `message` on others
+ * (`{"httpStatusCode":500,"errorCode":79}`, or `message: null`).
+ */
 export const ErrorBody = z.looseObject({
-  message: z.string(),
+  message: z.string().nullish(),
   httpStatusCode: IntLike.nullish(),
   errorCode: IntLike.nullish(),
   details: z.array(z.looseObject({ error: z.string().nullish(), rc: IntLike.nullish(), errorMessage: z.string().nullish() })).nullish(),

@@ -14,6 +14,13 @@ export interface FaultSpec {
   status?: number;
   /** Body for `status` (JSON value; default a gateway error body). */
   body?: unknown;
+  /**
+   * With `status`: an error body whose message echoes the request (its headers, credentials included, and
+   * its body), as a misconfigured gateway or proxy does.
+   */
+  echo?: boolean;
+  /** Raw body text for `status` instead of JSON (a proxy's HTML page, or "" for none), sent as text/html. */
+  text?: string;
   /** Destroy the connection without an answer. */
   reset?: boolean;
   /** Never answer (the socket stays open until the client gives up or the emulator closes). */

@@ -68,7 +68,7 @@ export function route(cfg: GatewayConfig, method: string, path: string): Route {
     const key = `/api/instances/${type}::{id}${kind ? `/${kind}/${name}` : ""}`;
     return fixed(key, (r) =>
       authed(cfg, r, () => {
-        if (m === "GET" && !kind) return ok(serve(type, find(cfg.state, type, id), cfg));
+        if (m === "GET" && !kind) return ok(serve(type, find(cfg, type, id), cfg));
         if (m === "GET" && kind === "relationships") return relationship(cfg, type, id, name!);
         if (m === "POST" && kind === "action") return json(r, (b) => instanceAction(cfg, type, id, name!, b));
         return notAllowed();
@@ -173,17 +173,29 @@ const COLLECTIONS: Record<string, keyof Pick<EmulatorState, "systems" | "protect
   Volume: "volumes",
 };
 
-function listType(cfg: GatewayConfig, type: string): GatewayReply {
+// 3.6 has no NVMe/TCP: no SDT or Host types, no NVMe hosts among the SDCs, no addMappedHost.
+const NVME_TYPES = new Set(["Sdt", "Host"]);
+const NVME_RELATIONSHIPS = new Set(["Sdt", "NvmeController"]);
+const NVME_ACTIONS = new Set(["addMappedHost", "removeMappedHost"]);
+const hasNvme = (cfg: GatewayConfig) => cfg.profile !== "3.6";
+
+function collection(cfg: GatewayConfig, type: string): (typeof COLLECTIONS)[string] {
   const coll = COLLECTIONS[type];
-  if (!coll) throw new GatewayError(404, Codes.generic, `Unknown type ${type}`);
-  let items = [...cfg.state[coll].values()];
+  if (!coll || (!hasNvme(cfg) && NVME_TYPES.has(type))) throw new GatewayError(404, Codes.generic, `Unknown type ${type}`);
+  return coll;
+}
+
+function listType(cfg: GatewayConfig, type: string): GatewayReply {
+  let items = [...cfg.state[collection(cfg, type)].values()];
   // Host lists NVMe hosts only (Cinder's sample); Sdc lists every host with its hostType.
   if (type === "Host") items = items.filter((h) => h["hostType"] === "NVMeHost");
+  if (!hasNvme(cfg)) items = items.filter((h) => h["hostType"] !== "NVMeHost");
   return ok(items.map((o) => serve(type, o, cfg)));
 }
 
 function postType(cfg: GatewayConfig, type: string, action: string | undefined, body: Record<string, unknown>): GatewayReply {
   if (type === "Host" && !action) {
+    collection(cfg, type);
     const host = cfg.state.addHost({
       nqn: body["nqn"] as string,
       ...(typeof body["name"] === "string" ? { name: body["name"] } : {}),
@@ -210,17 +222,16 @@ function notFound(type: string, id: string): GatewayError {
   return new GatewayError(500, Codes.notFound, `Could not find the ${type === "Host" ? "SDC" : type}`);
 }
 
-function find(state: EmulatorState, type: string, id: string): Obj {
-  const coll = COLLECTIONS[type];
-  if (!coll) throw new GatewayError(404, Codes.generic, `Unknown type ${type}`);
-  const obj = state[coll].get(id);
-  if (!obj) throw notFound(type, id);
+function find(cfg: GatewayConfig, type: string, id: string): Obj {
+  const obj = cfg.state[collection(cfg, type)].get(id);
+  if (!obj || (!hasNvme(cfg) && obj["hostType"] === "NVMeHost")) throw notFound(type, id);
   return obj;
 }
 
 function relationship(cfg: GatewayConfig, type: string, id: string, rel: string): GatewayReply {
   const s = cfg.state;
-  find(s, type, id);
+  find(cfg, type, id);
+  if (!hasNvme(cfg) && NVME_RELATIONSHIPS.has(rel)) throw new GatewayError(404, Codes.generic, `Unknown relationship ${rel} of ${type}`);
   const pick = (coll: Map<string, Obj>, field: string) => [...coll.values()].filter((o) => o[field] === id);
   let items: Obj[] | undefined;
   let as = rel;
@@ -242,6 +253,7 @@ function truthy(v: unknown): boolean {
 function instanceAction(cfg: GatewayConfig, type: string, id: string, action: string, body: Record<string, unknown>): GatewayReply {
   const s = cfg.state;
   const done: GatewayReply = { status: 200, text: "", contentType: "application/json" };
+  if (!hasNvme(cfg) && NVME_ACTIONS.has(action)) throw new GatewayError(404, Codes.generic, `Unsupported action ${action} on ${type}`);
   if ((type === "Sdc" || type === "Host") && action === "removeSdc") {
     s.removeHost(id);
     return done;

@@ -100,7 +100,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           return;
         }
         if (fault?.status !== undefined) {
-          send(res, { status: fault.status, json: fault.body ?? { message: `Injected fault: HTTP ${fault.status}`, httpStatusCode: fault.status, errorCode: 0 } });
+          if (fault.echo) {
+            const message = `Bad request ${method} ${url.pathname} headers=${JSON.stringify(req.headers)} body=${body}`;
+            send(res, { status: fault.status, json: { message, httpStatusCode: fault.status, errorCode: 0 } });
+          } else if (fault.text !== undefined) send(res, { status: fault.status, text: fault.text, contentType: "text/html" });
+          else send(res, { status: fault.status, json: fault.body ?? { message: `Injected fault: HTTP ${fault.status}`, httpStatusCode: fault.status, errorCode: 0 } });
           return;
         }
         let reply: GatewayReply;

@@ -11,7 +11,7 @@ export interface AddSdtArgs {
   name?: string;
   /** Default: the first protection domain. */
   protectionDomainId?: string;
-  ipList: { ip: string; role: string }[];
+  ipList: { ip: string | null; role: string | null }[];
   nvmePort?: number | string;
   discoveryPort?: number | string;
   mdmConnectionState?: string;
@@ -79,7 +79,7 @@ export class EmulatorState {
   readonly sdts = new Map<string, Obj>();
   /** Hosts (NVMe hosts and SDCs) by id. */
   readonly hosts = new Map<string, Obj>();
-  /** Volumes by id; `mappedSdcInfo` is always an array here. */
+  /** Volumes by id; `mappedSdcInfo` is an array, or null as older arrays send it for an unmapped volume. */
   readonly volumes = new Map<string, Obj>();
   /**
    * Called after each mapping change. The demo and tests bridge it to the simulated host or to kernel
@@ -95,7 +95,7 @@ export class EmulatorState {
     for (const p of t.storagePools) this.storagePools.set(p.id, { ...p });
     for (const s of t.sdts) this.sdts.set(s.id, { systemId: this.protectionDomains.get(s.protectionDomainId)?.["systemId"], ...s });
     for (const h of t.hosts) this.hosts.set(h.id, { systemId: firstSystem, ...h });
-    for (const v of t.volumes) this.volumes.set(v.id, { ...v, mappedSdcInfo: [...(v.mappedSdcInfo ?? [])] });
+    for (const v of t.volumes) this.volumes.set(v.id, { ...v, mappedSdcInfo: v.mappedSdcInfo === null ? null : [...(v.mappedSdcInfo ?? [])] });
   }
 
   /** Add an SDT (runtime topology change). Returns the stored object. */
@@ -237,6 +237,7 @@ export class EmulatorState {
       while (used.has(n)) n++;
       vol["nsid"] = n;
     }
+    vol["mappedSdcInfo"] = list;
     list.push({
       limitIops: 0,
       limitBwInMbps: 0,
@@ -268,7 +269,7 @@ export class EmulatorState {
   }
 }
 
+// Reads leave a null mappedSdcInfo as it is (served back as null); mapVolume stores the array it fills.
 function mappings(vol: Obj): Record<string, unknown>[] {
-  if (!Array.isArray(vol["mappedSdcInfo"])) vol["mappedSdcInfo"] = [];
-  return vol["mappedSdcInfo"] as Record<string, unknown>[];
+  return Array.isArray(vol["mappedSdcInfo"]) ? (vol["mappedSdcInfo"] as Record<string, unknown>[]) : [];
 }

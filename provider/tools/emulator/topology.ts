@@ -7,7 +7,8 @@ import { z } from "zod";
  */
 
 const id = z.string().min(1, "must be a non-empty id");
-const intLike = z.union([z.number().int(), z.string().regex(/^\d+$/)]);
+const INT_LIKE = "must be an integer or a decimal string";
+const intLike = z.union([z.number().int(INT_LIKE), z.string().regex(/^\d+$/, INT_LIKE)], { error: INT_LIKE });
 
 /** A system object. */
 export const TopologySystem = z.looseObject({ id, name: z.string().nullish(), systemNqn: z.string().nullish() });
@@ -20,7 +21,8 @@ export const TopologySdt = z.looseObject({
   id,
   name: z.string().nullish(),
   protectionDomainId: z.string(),
-  ipList: z.array(z.looseObject({ ip: z.string(), role: z.string() })),
+  // Half-configured SDTs carry null here; served as they are (the client skips such entries).
+  ipList: z.array(z.looseObject({ ip: z.string().nullable(), role: z.string().nullable() })),
   nvmePort: intLike.optional(),
   discoveryPort: intLike.optional(),
   storagePort: intLike.optional(),
@@ -68,7 +70,7 @@ export function parseTopology(value: unknown, source = "topology"): Topology {
           ? ((value as Record<string, unknown[]>)[list]?.[index] as { id?: unknown } | undefined)
           : undefined;
       const label = entry && typeof entry.id === "string" ? ` (id ${entry.id})` : "";
-      return `${i.path.join(".") || "(root)"}${label}: ${i.message}`;
+      return `${fieldPath(i.path) || "(root)"}${label}: ${i.message.replace(/^Invalid input: /, "")}`;
     });
     throw new Error(`${source} is not a valid emulator topology: ${lines.join("; ")}`);
   }
@@ -101,8 +103,21 @@ export function parseTopology(value: unknown, source = "topology"): Topology {
       seen.add(x.id);
     });
   }
+  // The gateway refuses a second host with an NQN (any case); a topology must not hold one either.
+  const byNqn = new Map<string, number>();
+  t.hosts.forEach((h, i) => {
+    if (typeof h.nqn !== "string" || h.nqn === "") return;
+    const first = byNqn.get(h.nqn.toLowerCase());
+    if (first === undefined) byNqn.set(h.nqn.toLowerCase(), i);
+    else problems.push(`hosts[${i}] (id ${h.id}): NQN ${h.nqn} is also hosts[${first}] (id ${t.hosts[first]!.id})`);
+  });
   if (problems.length > 0) throw new Error(`${source} is not a valid emulator topology: ${problems.join("; ")}`);
   return t;
+}
+
+/** `sdts[0].ipList[1].ip`: a field as README and the reference checks write it. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i === 0 ? "" : "."}${String(k)}`)).join("");
 }
 
 /** System id of the built-in topology. */

@@ -123,6 +123,16 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
     assert.match(line(created), /10\.0\.0\.1:4420\s+connecting\s+.*created by pfnvme-a; held by pfnvme-a, pfnvme-b$/);
   });
 
+  it("control characters from the host (an ESC sequence, a newline in an NQN) are escaped, never printed raw", async () => {
+    const evil = `${PURE}\u001b[2J\nfake-row`;
+    const d = sim.addForeignController({ traddr: "10.9.9.8", subsysnqn: evil });
+    const r = await status(flagsOf(sim));
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes("\u001b"), "an ESC reached the terminal");
+    assert.ok(!r.stdout.split("\n").some((l) => l.startsWith("fake-row")), "a newline made a fake row");
+    assert.match(r.stdout, new RegExp(`^${d} .*\\\\x1b\\[2J\\\\nfake-row`, "m"));
+  });
+
   it("is read-only: answers while another process holds the ledger lock, and changes no file", async () => {
     const before = tree(dir); // calls.log included: status never runs nvme-cli
     const unlock = await new LocalHost().lock(path.join(sim.settings.stateDir, "lock"));

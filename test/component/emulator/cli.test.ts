@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { repoRoot } from "../../support/paths";
+import { startEmulator, type Emulator, type TopologyInput } from "../../../provider/tools/emulator";
 
 const root = repoRoot();
 const bin = path.join(root, "bin", "powerflex-nvme.js");
@@ -95,14 +96,61 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
     }
   });
 
+  describe("paths against an in-process emulator", () => {
+    let e: Emulator | undefined;
+    afterEach(async () => {
+      await e?.close();
+      e = undefined;
+    });
+    const run = (args: string[]) =>
+      paths(["--endpoint", e!.url, "--username", e!.username, "--protection-domain", "pd1", ...args], { POWERFLEX_PASSWORD: e!.password });
+
+    it("--api 3.6: says NVMe/TCP needs PowerFlex 4.0 or later", async () => {
+      e = await startEmulator({ api: "3.6" });
+      const res = await run([]);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
+    });
+
+    it("--role takes what the resource's check takes: StorageOnly is refused, naming the flag", async () => {
+      e = await startEmulator();
+      const res = await run(["--role", "StorageOnly"]);
+      assert.equal(res.code, 2);
+      assert.match(res.stderr, /--role "StorageOnly": must be "StorageAndHost" or "HostOnly" \(StorageOnly IPs carry SDS-to-SDT traffic/);
+      assert.equal(e.count("GET /api/types/System/instances"), 0, "refused before asking the gateway");
+      assert.equal((await run(["--role", "HostOnly", "--json"])).code, 0);
+    });
+
+    it("--help documents every --json field (sdtName, discoverySvcid, subsystemNqnReason)", async () => {
+      const res = await paths(["--help"], {});
+      assert.equal(res.code, 0);
+      for (const field of ["sdtId", "sdtName", "traddr", "trsvcid", "discoverySvcid", "subsystemNqnReason", "reason"]) assert.match(res.stdout, new RegExp(`"${field}"`), field);
+      assert.doesNotMatch(res.stdout, /"address"/);
+    });
+
+    it("SDT names and reasons with ESC sequences or newlines are escaped in the table; --json keeps them as data", async () => {
+      e = await startEmulator();
+      e.state.updateSdt("a1b2c3d400000001", { name: "sdt\u001b[2J\nfake  10.6.6.6  4420" });
+      e.state.updateSdt("a1b2c3d400000003", { maintenanceState: "In\u001b[31mMaintenance" });
+      const human = await run([]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.ok(!human.stdout.includes("\u001b"), "an ESC reached the terminal");
+      assert.ok(!human.stdout.split("\n").some((l) => l.startsWith("fake")), "a newline made a fake row");
+      assert.match(human.stdout, /sdt\\x1b\[2J\\nfake/);
+      assert.match(human.stdout, /maintenanceState=In\\x1b\[31mMaintenance/);
+      const json = lastJson((await run(["--json"])).stdout);
+      assert.equal(json.paths[0].sdtName, "sdt\u001b[2J\nfake  10.6.6.6  4420");
+    });
+  });
+
   it("never accepts a password on the command line", async () => {
     const res = await paths(["--endpoint", "http://127.0.0.1:1", "--username", "u", "--password", "pw", "--protection-domain", "pd1"], {});
     assert.equal(res.code, 2);
     assert.match(res.stderr, /--password is not accepted/);
   });
 
-  it("--tls with --ca-cert; the --api 3.6 profile has no systemNqn", async () => {
-    const r = await startCli(["--listen", "127.0.0.1:0", "--tls", "--api", "3.6"], { POWERFLEX_EMULATOR_PASSWORD: "tls-pass-123" });
+  it("--tls with --ca-cert; the --api 4.5 profile has no systemNqn", async () => {
+    const r = await startCli(["--listen", "127.0.0.1:0", "--tls", "--api", "4.5"], { POWERFLEX_EMULATOR_PASSWORD: "tls-pass-123" });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfx-ca-"));
     try {
       assert.match(r.info.url, /^https:\/\//);
@@ -129,7 +177,7 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
     try {
       const file = path.join(dir, "t.json");
       fs.writeFileSync(file, JSON.stringify({ systems: [{ id: "1111111111111111" }], protectionDomains: [{ id: "p1", name: "pd" }], sdts: [{ id: "s1", protectionDomainId: "p1", ipList: "nope" }] }));
-      await assert.rejects(startCli(["--topology", file]), /sdts\.0\.ipList \(id s1\)/);
+      await assert.rejects(startCli(["--topology", file]), /sdts\[0\]\.ipList \(id s1\)/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

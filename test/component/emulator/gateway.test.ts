@@ -164,7 +164,57 @@ describe("emulated gateway over raw HTTP", () => {
       () => parseTopology({ systems: [{ id: "s" }], protectionDomains: [{ id: "p", name: "pd" }], sdts: [{ id: "t1", protectionDomainId: "nope", ipList: [] }] }),
       /sdts\[0\] \(id t1\): unknown protectionDomainId nope/,
     );
-    assert.throws(() => parseTopology({ systems: [{ id: "s" }], volumes: [{ id: "v" }] }), /volumes\.0\.name \(id v\)/);
+    assert.throws(() => parseTopology({ systems: [{ id: "s" }], volumes: [{ id: "v" }] }), /volumes\[0\]\.name \(id v\)/);
     assert.throws(() => parseTopology({ systems: [{ id: "s" }], extra: [] }), /Unrecognized key/);
+  });
+  it("topology errors name the field as README writes it (sdts[0].nvmePort) with a reason, never a bare \"Invalid input\"", () => {
+    const topo = { systems: [{ id: "s" }], protectionDomains: [{ id: "p", name: "pd" }], sdts: [{ id: "t1", protectionDomainId: "p", ipList: [], nvmePort: "port" }] };
+    assert.throws(
+      () => parseTopology(topo),
+      (err: Error) => /sdts\[0\]\.nvmePort \(id t1\): must be an integer or a decimal string/.test(err.message) && !/Invalid input$|Invalid input;/.test(err.message),
+    );
+  });
+
+  it("a topology with two hosts of one NQN (any case) is refused, naming both", () => {
+    const hosts = [
+      { id: "h1", hostType: "NVMeHost", nqn: "nqn.2014-08.org.example:a" },
+      { id: "h2", hostType: "NVMeHost", nqn: "NQN.2014-08.org.example:A" },
+    ];
+    assert.throws(() => parseTopology({ systems: [{ id: "s" }], hosts }), /hosts\[1\] \(id h2\): NQN nqn\.2014-08\.org\.example:a is also hosts\[0\] \(id h1\)/i);
+  });
+
+  it("serves what gateways send: ipList entries with null ip or role, and mappedSdcInfo: null (older arrays)", async () => {
+    e = await startEmulator({
+      topology: {
+        systems: [{ id: "1111111111111111" }],
+        protectionDomains: [{ id: "p1", name: "pd" }],
+        storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+        sdts: [{ id: "t1", protectionDomainId: "p1", ipList: [{ ip: null, role: "StorageAndHost" }, { ip: "192.0.2.1", role: null }] }],
+        volumes: [{ id: "00000000000000a1", name: "old", storagePoolId: "sp1", mappedSdcInfo: null }],
+      },
+    });
+    const auth = `Bearer ${await token()}`;
+    assert.deepEqual((await call(e, "GET", "/api/instances/ProtectionDomain::p1/relationships/Sdt", { auth })).json()[0].ipList, [
+      { ip: null, role: "StorageAndHost" },
+      { ip: "192.0.2.1", role: null },
+    ]);
+    assert.equal((await call(e, "GET", "/api/instances/Volume::00000000000000a1", { auth })).json().mappedSdcInfo, null);
+    assert.equal((await call(e, "GET", "/api/types/Volume/instances", { auth })).json()[0].mappedSdcInfo, null);
+  });
+
+  it("the 3.6 profile has no NVMe/TCP: no SDTs, no NVMe hosts, no addMappedHost (answers as for any unknown type)", async () => {
+    e = await startEmulator({ api: "3.6" });
+    e.state.addHost({ nqn: "nqn.2014-08.org.example:h" });
+    const auth = basic("", await token());
+    for (const p of ["/api/types/Sdt/instances", "/api/instances/ProtectionDomain::7a1e9d0000000001/relationships/Sdt", "/api/types/Host/instances"]) {
+      const r = await call(e, "GET", p, { auth });
+      assert.equal(r.status, 404, p);
+      assert.match(r.json().message, /Unknown (type|relationship)/);
+    }
+    const sdcs = (await call(e, "GET", "/api/types/Sdc/instances", { auth })).json();
+    assert.deepEqual(sdcs.map((h: { hostType?: string }) => h.hostType), ["SdcHost"]);
+    assert.equal((await call(e, "POST", "/api/types/Host/instances", { auth, json: { nqn: "nqn.2014-08.org.example:x" } })).status, 404);
+    const map = await call(e, "POST", "/api/instances/Volume::3bd1f78800000001/action/addMappedHost", { auth, json: { hostId: "c0ffee0000000001" } });
+    assert.equal(map.status, 404);
   });
 });

@@ -154,7 +154,7 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
   });
 
   describe("retries", () => {
-    it("a GET is retried on 503 (via undici's RetryAgent)", async () => {
+    it("a GET is retried on 503", async () => {
       await start();
       const pd = await c.getProtectionDomain("pd1");
       e.injectFault({ path: "/relationships/Sdt", status: 503, times: 2 });
@@ -177,6 +177,38 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       e.injectFault({ path: "/api/types/System/instances", hang: true });
       await c.listSystems();
       assert.equal(e.count("GET /api/types/System/instances"), 3);
+    });
+
+    it("a GET answered 500 with errorCode 79 (volume not found) is sent once, not retried as if the gateway were down", async () => {
+      await start({}, { retryDelayMs: 200 });
+      await c.listSystems();
+      const t0 = Date.now();
+      await rejectsWith(c.getVolume("00000000000000ab"), (err) => {
+        assert.equal(err.kind, "notFound");
+        assert.match(err.message, /HTTP 500, errorCode 79/);
+      });
+      assert.equal(e.count("GET /api/instances/Volume::{id}"), 1);
+      assert.ok(Date.now() - t0 < 5_000);
+    });
+
+    it("a GET answered 500 with errorCode 3 (not found) is sent once and keeps status and errorCode in its text", async () => {
+      await start();
+      await c.listSystems();
+      await rejectsWith(c.listVolumesOfHost("00000000000000ff"), (err) => {
+        assert.equal(err.status, 500);
+        assert.equal(err.errorCode, 3);
+        assert.match(err.message, /HTTP 500, errorCode 3: Could not find the/);
+      });
+      assert.equal(e.count("GET /api/instances/Sdc::{id}/relationships/Volume"), 1);
+    });
+
+    it("a 503 without an error body is still retried; so is a 500 without one", async () => {
+      await start();
+      await c.listSystems();
+      e.injectFault({ path: "/api/types/System/instances", status: 503, text: "", times: 1 });
+      e.injectFault({ path: "/api/types/System/instances", status: 500, text: "", times: 1 });
+      await c.listSystems();
+      assert.equal(e.count("GET /api/types/System/instances"), 1 + 3);
     });
 
     it("retries stop after `retries`; the last 5xx surfaces with its body", async () => {
@@ -218,6 +250,40 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
         assert.match(err.message, /timed out/);
       });
       assert.equal(e.count("POST /api/types/Host/instances"), 1);
+    });
+  });
+
+  describe("secrets echoed back by a gateway or proxy", () => {
+    const leaks = (err: PowerFlexError, secrets: string[]) => {
+      const text = `${err.message} ${JSON.stringify(err)} ${String(err.stack)}`;
+      return secrets.filter((s) => text.includes(s));
+    };
+    const basicOf = (u: string, p: string) => Buffer.from(`${u}:${p}`).toString("base64");
+
+    for (const api of ["3.6", "5.0"] as const) {
+      it(`${api}: an echoed Authorization header (token) never reaches our error text`, async () => {
+        await start({ api, username: "admin" });
+        await c.listSystems();
+        const tokens = e.validTokens();
+        e.injectFault({ path: "/api/types/System/instances", status: 400, echo: true });
+        const err = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+        assert.match(err.message, /Bad request GET/, "the echo still reads as the gateway's message");
+        const secrets = [...tokens, ...tokens.map((t) => Buffer.from(`:${t}`).toString("base64")), e.password];
+        assert.deepEqual(leaks(err, secrets), []);
+      });
+    }
+
+    it("an echoed Basic user:password (GET /api/login) and an echoed password body (POST /rest/auth/login) are scrubbed", async () => {
+      await start({ api: "4.5", username: "admin" }, { authFlow: "gateway" });
+      e.injectFault({ path: "/api/login", status: 400, echo: true });
+      const basic = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+      assert.deepEqual(leaks(basic, [e.password, basicOf("admin", e.password)]), []);
+      await c.close();
+      c = clientFor(e, { authFlow: "manager" });
+      e.injectFault({ path: "/rest/auth/login", status: 400, echo: true });
+      const manager = await rejectsWith(c.listSystems(), (x) => assert.equal(x.status, 400));
+      assert.match(manager.message, /"username":"admin"/);
+      assert.deepEqual(leaks(manager, [e.password]), []);
     });
   });
 
@@ -267,6 +333,47 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       }
     });
 
+    for (const body of [{ httpStatusCode: 500, errorCode: 79 }, { message: null, httpStatusCode: 500, errorCode: 79 }]) {
+      it(`an error body without a message (${JSON.stringify(body)}) keeps its errorCode and is not called non-JSON`, async () => {
+        await start();
+        const vol = await c.getVolume("vol1");
+        e.injectFault({ path: `/api/instances/Volume::${vol.id}`, method: "GET", status: 500, body });
+        await rejectsWith(c.getVolume(vol.id), (err) => {
+          assert.equal(err.kind, "notFound");
+          assert.equal(err.errorCode, 79);
+          assert.doesNotMatch(err.message, /non-JSON/);
+          assert.match(err.message, /HTTP 500, errorCode 79/);
+        });
+      });
+    }
+
+    it("names and gateway messages with control characters are escaped in error messages", async () => {
+      await start({
+        topology: {
+          systems: [{ id: "1111111111111111" }],
+          protectionDomains: [{ id: "p1", name: "pd\u001b[2J\nfake" }],
+          storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+          volumes: [
+            { id: "00000000000000aa", name: "db\u001b]0;owned\u0007", storagePoolId: "sp1" },
+            { id: "00000000000000bb", name: "00000000000000aa", storagePoolId: "sp1" },
+          ],
+        },
+      });
+      const errors = [
+        await rejectsWith(c.getProtectionDomain("gold"), () => undefined),
+        await rejectsWith(c.getVolume("00000000000000aa"), () => undefined),
+      ];
+      e.injectFault({ path: "/api/types/System/instances", status: 400, body: { message: "bad\u001b[31m\nrow", httpStatusCode: 400, errorCode: 0 } });
+      errors.push(await rejectsWith(c.listSystems(), () => undefined));
+      for (const err of errors) {
+        assert.doesNotMatch(err.message, /[\u0000-\u001f\u007f]/, err.message);
+        assert.doesNotMatch(err.gatewayMessage ?? "", /[\u0000-\u001f\u007f]/);
+      }
+      assert.match(errors[0]!.message, /"pd\\x1b\[2J\\nfake"/);
+      assert.match(errors[1]!.message, /"db\\x1b\]0;owned\\x07"/);
+      assert.match(errors[2]!.message, /bad\\x1b\[31m\\nrow/);
+    });
+
     it("getSystem without id: exactly one system, else an error listing the ids", async () => {
       await start({
         topology: { systems: [{ id: "1111111111111111" }, { id: "2222222222222222" }] },
@@ -311,6 +418,82 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
       await c.unmapVolumeFromHost(vol.id, h1.id); // 4039 at the gateway: done
       assert.equal(e.count("POST /api/instances/Volume::{id}/action/removeMappedHost"), 2);
       await c.removeHost(h1.id);
+    });
+
+    it("an SDT whose ipList has ip: null or role: null: listSdts still reads the domain; that entry is skipped with a reason", async () => {
+      await start();
+      const sys = await c.getSystem();
+      const pd = await c.getProtectionDomain("pd1");
+      e.state.updateSdt("a1b2c3d400000002", { ipList: [{ ip: null, role: "StorageAndHost" }, { ip: "192.0.2.12", role: null }] as never });
+      const plan = planPaths({ system: sys, sdts: await c.listSdts(pd.id) });
+      assert.deepEqual(plan.paths.map((p) => p.traddr), ["192.0.2.11", "198.51.100.11"]);
+      const skipped = plan.skipped.filter((s) => s.sdtName === "sdt-2");
+      assert.equal(skipped.length, 1);
+      assert.match(skipped[0]!.reason, /without ip.*192\.0\.2\.12 has no role/);
+    });
+
+    it("3.6: SDTs and NVMe hosts are refused with 'NVMe/TCP needs PowerFlex 4.0 or later'", async () => {
+      await start({ api: "3.6" });
+      const pd = await c.getProtectionDomain("pd1");
+      for (const p of [c.listSdts(pd.id), c.listNvmeHosts(), c.createNvmeHost({ nqn: HOST_NQN })]) {
+        await rejectsWith(p, (err) => {
+          assert.equal(err.status, 404);
+          assert.match(err.message, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
+        });
+      }
+    });
+
+    it("a volume with mappedSdcInfo: null (older arrays) reads as unmapped and maps", async () => {
+      await start({
+        topology: {
+          systems: [{ id: "1111111111111111" }],
+          protectionDomains: [{ id: "p1", name: "pd" }],
+          storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+          volumes: [{ id: "00000000000000a1", name: "old", storagePoolId: "sp1", mappedSdcInfo: null }],
+        },
+      });
+      const vol = await c.getVolume("old");
+      assert.deepEqual(vol.mappedSdcInfo, []);
+      const host = await c.createNvmeHost({ nqn: HOST_NQN });
+      await c.mapVolumeToHost(vol.id, host.id);
+      assert.deepEqual((await c.listVolumesOfHost(host.id)).map((v) => v.id), [vol.id]);
+    });
+
+    describe("naming a volume", () => {
+      // payroll-db's id is also another volume's name: the bare value must not silently pick one.
+      const topology = {
+        systems: [{ id: "1111111111111111" }],
+        protectionDomains: [{ id: "p1", name: "pd" }],
+        storagePools: [{ id: "sp1", name: "pool", protectionDomainId: "p1" }],
+        volumes: [
+          { id: "00000000000000aa", name: "payroll-db", storagePoolId: "sp1" },
+          { id: "00000000000000bb", name: "00000000000000aa", storagePoolId: "sp1" },
+          { id: "00000000000000cc", name: "logs", storagePoolId: "sp1" },
+        ],
+      };
+
+      it("a bare value that is one volume's id and another's name is refused, naming both", async () => {
+        await start({ topology });
+        await rejectsWith(c.getVolume("00000000000000aa"), (err) => {
+          assert.equal(err.kind, "usage");
+          assert.match(err.message, /"00000000000000aa" names two volumes: the id of "payroll-db" \(00000000000000aa\) and the name of 00000000000000bb/);
+          assert.match(err.message, /id:00000000000000aa.*name:00000000000000aa/);
+        });
+      });
+
+      it("id:<id> and name:<name> say which; a bare id or name that names one volume still works", async () => {
+        await start({ topology });
+        assert.equal((await c.getVolume("id:00000000000000aa")).name, "payroll-db");
+        assert.equal((await c.getVolume("name:00000000000000aa")).id, "00000000000000bb");
+        assert.equal((await c.getVolume("name:logs")).id, "00000000000000cc");
+        assert.equal((await c.getVolume("00000000000000cc")).name, "logs");
+        assert.equal((await c.getVolume("logs")).id, "00000000000000cc");
+        await rejectsWith(c.getVolume("id:00000000000000dd"), (err) => {
+          assert.equal(err.kind, "notFound");
+          assert.match(err.message, /no volume with id 00000000000000dd.*HTTP 500, errorCode 79/);
+        });
+        await rejectsWith(c.getVolume("name:00000000000000cc"), (err) => assert.equal(err.kind, "notFound"));
+      });
     });
 
     it("SDTs of a protection domain plan into paths (maintenance skipped, StorageOnly never)", async () => {

@@ -83,8 +83,31 @@ describe("planPaths", () => {
     const plan = planPaths({ system, sdts: [sdt("a", [["127.0.0.1:invalid", "StorageAndHost"], ["127.0.0.2", "StorageAndHost"]])] });
     assert.deepEqual(plan.paths.map((p) => p.traddr), ["127.0.0.2"]);
     assert.equal(plan.skipped.length, 1);
-    assert.equal(plan.skipped[0]!.address, "127.0.0.1:invalid");
-    assert.match(plan.skipped[0]!.reason, /not an IP literal/);
+    assert.deepEqual(Object.keys(plan.skipped[0]!).sort(), ["reason", "sdtId", "sdtName"]);
+    assert.match(plan.skipped[0]!.reason, /"127\.0\.0\.1:invalid" is not an IP literal/);
+  });
+
+  it("an ipList entry with ip: null or role: null is left out with a reason; the other SDTs and addresses stay", () => {
+    const raw = (id: string, ipList: unknown[]) => Sdt.parse({ id, name: `sdt-${id}`, systemId: system.id, ipList });
+    const plan = planPaths({
+      system,
+      sdts: [
+        raw("a", [{ ip: null, role: "StorageAndHost" }, { ip: "10.0.0.1", role: "StorageAndHost" }]),
+        raw("b", [{ ip: "10.0.0.2", role: null }]),
+        raw("c", [{ ip: "10.0.0.3", role: "HostOnly" }]),
+      ],
+    });
+    assert.deepEqual(plan.paths.map((p) => p.traddr), ["10.0.0.1", "10.0.0.3"]);
+    assert.deepEqual(plan.skipped.map((s) => s.sdtId), ["a", "b"]);
+    assert.match(plan.skipped[0]!.reason, /an address entry without ip \(role StorageAndHost\)/);
+    assert.match(plan.skipped[1]!.reason, /address 10\.0\.0\.2 has no role/);
+  });
+
+  it("an SDT with several bad addresses appears once in skipped, naming each", () => {
+    const plan = planPaths({ system, sdts: [sdt("a", [["bad-1", "StorageAndHost"], ["bad-2", "HostOnly"], ["10.0.0.9", "StorageOnly"]])] });
+    assert.equal(plan.paths.length, 0);
+    assert.equal(plan.skipped.length, 1);
+    assert.match(plan.skipped[0]!.reason, /"bad-1" is not an IP literal.*"bad-2" is not an IP literal/);
   });
 
   it("IPv6 addresses are canonical (compressed, lower case, no brackets)", () => {
