@@ -154,9 +154,13 @@ describe("SshHost over a real OpenSSH server", function () {
     const unlock = await h.lock(path.join(dir, "one.lock"));
     await unlock();
     assert.equal(accepted(sshd) - before, 1, sshd.log());
-    const work = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("pfssh-")).flatMap((n) => fs.readdirSync(path.join(os.tmpdir(), n)));
-    assert.ok(!work.includes("id"), "the private key file is still on disk");
+    // Only the directory this host made: other hosts (other tests, other runs) may be mid-connect.
+    const own = h.localDir!;
+    assert.ok(path.dirname(own) === os.tmpdir() && fs.readdirSync(own).includes("known_hosts"), `${own}: not this host's directory`);
+    assert.ok(!fs.readdirSync(own).includes("id"), "the private key file is still on disk");
     await h.close();
+    assert.equal(h.localDir, undefined);
+    assert.ok(!fs.existsSync(own), `close() left ${own}`);
     assert.equal((await h.run(["echo", "again"])).stdout, "again\n", "a closed host reconnects on demand");
   });
 

@@ -89,6 +89,13 @@ let exitHook = false;
  */
 export class SshHost implements HostAccess {
   readonly description: string;
+  /**
+   * This host's local directory (control socket, known_hosts; the private key until authenticated),
+   * made under os.tmpdir() on first use and removed by close(): undefined before and after.
+   */
+  get localDir(): string | undefined {
+    return this.dir;
+  }
   private dir?: string;
   private master?: Promise<void>;
   private lastUse = 0;
