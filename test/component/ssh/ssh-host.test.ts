@@ -283,6 +283,31 @@ describe("SshHost over a real OpenSSH server", function () {
     }
   });
 
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`removes its local directory when the process is stopped by ${signal} (the Pulumi engine stops a provider with SIGINT)`, async () => {
+      // A provider process: one connected host, its directory on stdout, then waiting to be stopped.
+      const program = `const { SshHost } = require(${JSON.stringify(require.resolve("../../../provider/host/access/ssh/ssh-host"))});
+const { target, privateKey } = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+const h = new SshHost(target, { privateKey }, { connectTimeoutS: 5 });
+h.run(["true"]).then(() => { console.log(h.localDir); setInterval(() => {}, 1000); }, (e) => { console.error(e); process.exit(3); });`;
+      const child = spawn(process.execPath, ["-e", program], { stdio: ["pipe", "pipe", "inherit"] });
+      child.stdin.end(JSON.stringify({ target, privateKey: sshd.privateKey }));
+      const exited = new Promise<NodeJS.Signals | number | null>((r) => child.once("exit", (code, sig) => r(sig ?? code)));
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      try {
+        assert.ok(await waitFor(() => out.includes("\n"), 20_000), "the child did not connect");
+        const own = out.trim();
+        assert.ok(fs.existsSync(path.join(own, "known_hosts")), `${own}: not the host's directory`);
+        child.kill(signal);
+        assert.equal(await exited, signal, "the process still ends by the signal");
+        assert.ok(!fs.existsSync(own), `${signal} left ${own}: ${fs.existsSync(own) ? fs.readdirSync(own).join(", ") : ""}`);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+  }
+
   it("drives the simulated nvme-cli on the remote side like the local one", async () => {
     const sim = createSimHost(path.join(dir, "sim"), { version: "2.11" });
     const h = open();
