@@ -87,7 +87,10 @@ describe("provider over gRPC on a remote host (real sshd)", function () {
 
   it("two runners (two provider processes) attaching the same remote host share one ledger", async () => {
     const dir = makeConsumerProject();
-    const host2 = await ProviderHost.start(dir);
+    const host2 = await ProviderHost.start(dir).catch((err: unknown) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    });
     extra.push({ host: host2, dir });
     await host2.configure(w.config);
     const runner2 = new Stack(host2, PROVIDER_SOURCE);

@@ -75,8 +75,18 @@ export async function startSshd(options: { readonly userKey?: [string, string] }
     throw new Error(`no OpenSSH server at ${SSHD}: the SSH tests need a real sshd. Install it: apt-get install openssh-server openssh-client (or set PFNVME_SSHD)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-sshd-"));
+  try {
+    return await serveFrom(dir, options.userKey);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** sshd with its keys and config in `dir`; stop() removes `dir`. */
+async function serveFrom(dir: string, userKey: [string, string] | undefined): Promise<Sshd> {
   keygen(path.join(dir, "host_ed25519"));
-  const [privateKey, pub] = options.userKey ?? makeKeyPair(dir, "user_ed25519");
+  const [privateKey, pub] = userKey ?? makeKeyPair(dir, "user_ed25519");
   fs.writeFileSync(path.join(dir, "authorized_keys"), `${pub}\n`, { mode: 0o600 });
   const user = os.userInfo().username;
   if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation dir
@@ -118,6 +128,9 @@ export async function startSshd(options: { readonly userKey?: [string, string] }
       clearTimeout(timer);
       reject(new Error(`sshd exited (${code}): ${log}`));
     });
+  }).catch((err: unknown) => {
+    child.kill("SIGKILL");
+    throw err;
   });
   const hostPub = fs.readFileSync(path.join(dir, "host_ed25519.pub"), "utf8").trim();
   const dropConnections = () => {

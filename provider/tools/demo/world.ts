@@ -59,14 +59,32 @@ export interface WorldOptions extends Omit<GatewayWorldOptions, "hostAccess" | "
 export async function startGatewayWorld(options: GatewayWorldOptions): Promise<GatewayWorld> {
   const emulator = await startEmulator({ tls: true, ...options.emulator });
   const projectDir = makeConsumerProject();
-  const host = await ProviderHost.start(projectDir, options.env);
+  // Undone last made first, also when starting fails half way; the project folder goes whatever fails.
+  const close = async (host?: ProviderHost) => {
+    try {
+      await host?.stop();
+    } finally {
+      try {
+        await emulator.close();
+      } finally {
+        fs.rmSync(projectDir, { recursive: true, force: true });
+      }
+    }
+  };
   const config = options.config ?? {
     "powerflex:endpoint": emulator.url,
     "powerflex:username": emulator.username,
     "powerflex:password": emulator.password,
     ...(emulator.caCert ? { "powerflex:caCert": emulator.caCert } : {}),
   };
-  await host.configure(config);
+  let host: ProviderHost | undefined;
+  try {
+    host = await ProviderHost.start(projectDir, options.env);
+    await host.configure(config);
+  } catch (err) {
+    await close(host).catch(() => undefined);
+    throw err;
+  }
   // A volume mapped to an NVMe host shows up as a namespace of the subsystem (NGUID per PowerFlex's rule)
   // on that host, and goes when unmapped.
   const onNamespace = options.onNamespace;
@@ -84,11 +102,7 @@ export async function startGatewayWorld(options: GatewayWorldOptions): Promise<G
     stack: new Stack(host, PROVIDER_SOURCE),
     config,
     hostAccess: options.hostAccess,
-    async close() {
-      await host.stop();
-      await emulator.close();
-      fs.rmSync(projectDir, { recursive: true, force: true });
-    },
+    close: () => close(host),
   };
 }
 
@@ -106,6 +120,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       else sim.removeNamespace(c.subsysnqn, c.nsid);
       serveDiscovery(emulator!, sim);
     },
+  }).catch((err: unknown) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   emulator = world.emulator;
   serveDiscovery(emulator, sim);
@@ -113,8 +130,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ...world,
     sim,
     async close() {
-      await world.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        await world.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

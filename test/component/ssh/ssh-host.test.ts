@@ -154,9 +154,13 @@ describe("SshHost over a real OpenSSH server", function () {
     const unlock = await h.lock(path.join(dir, "one.lock"));
     await unlock();
     assert.equal(accepted(sshd) - before, 1, sshd.log());
-    const work = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("pfssh-")).flatMap((n) => fs.readdirSync(path.join(os.tmpdir(), n)));
-    assert.ok(!work.includes("id"), "the private key file is still on disk");
+    // Only the directory this host made: other hosts (other tests, other runs) may be mid-connect.
+    const own = h.localDir!;
+    assert.ok(path.dirname(own) === os.tmpdir() && fs.readdirSync(own).includes("known_hosts"), `${own}: not this host's directory`);
+    assert.ok(!fs.readdirSync(own).includes("id"), "the private key file is still on disk");
     await h.close();
+    assert.equal(h.localDir, undefined);
+    assert.ok(!fs.existsSync(own), `close() left ${own}`);
     assert.equal((await h.run(["echo", "again"])).stdout, "again\n", "a closed host reconnects on demand");
   });
 
@@ -278,6 +282,31 @@ describe("SshHost over a real OpenSSH server", function () {
       agent.kill();
     }
   });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`removes its local directory when the process is stopped by ${signal} (the Pulumi engine stops a provider with SIGINT)`, async () => {
+      // A provider process: one connected host, its directory on stdout, then waiting to be stopped.
+      const program = `const { SshHost } = require(${JSON.stringify(require.resolve("../../../provider/host/access/ssh/ssh-host"))});
+const { target, privateKey } = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+const h = new SshHost(target, { privateKey }, { connectTimeoutS: 5 });
+h.run(["true"]).then(() => { console.log(h.localDir); setInterval(() => {}, 1000); }, (e) => { console.error(e); process.exit(3); });`;
+      const child = spawn(process.execPath, ["-e", program], { stdio: ["pipe", "pipe", "inherit"] });
+      child.stdin.end(JSON.stringify({ target, privateKey: sshd.privateKey }));
+      const exited = new Promise<NodeJS.Signals | number | null>((r) => child.once("exit", (code, sig) => r(sig ?? code)));
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      try {
+        assert.ok(await waitFor(() => out.includes("\n"), 20_000), "the child did not connect");
+        const own = out.trim();
+        assert.ok(fs.existsSync(path.join(own, "known_hosts")), `${own}: not the host's directory`);
+        child.kill(signal);
+        assert.equal(await exited, signal, "the process still ends by the signal");
+        assert.ok(!fs.existsSync(own), `${signal} left ${own}: ${fs.existsSync(own) ? fs.readdirSync(own).join(", ") : ""}`);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+  }
 
   it("drives the simulated nvme-cli on the remote side like the local one", async () => {
     const sim = createSimHost(path.join(dir, "sim"), { version: "2.11" });

@@ -77,9 +77,27 @@ interface ReadRequest {
   reject(e: Error): void;
 }
 
-/** Live hosts, closed when the process exits (the shared connection also closes itself when idle). */
+/** Live hosts, closed when the process ends (the shared connection also closes itself when idle). */
 const live = new Set<SshHost>();
-let exitHook = false;
+let exitHooks = false;
+
+/**
+ * Close every live host when the process exits or is stopped: the Pulumi engine stops a provider with
+ * SIGINT (SIGKILL 5 s later), and a signal's default action skips "exit" handlers, which would leave
+ * the directory and the shared connection behind. After closing, the signal is raised again so the
+ * process still ends by it, unless someone else handles it.
+ */
+function closeAtEnd(closeAll: () => void): void {
+  if (exitHooks) return;
+  exitHooks = true;
+  process.once("exit", closeAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      closeAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
+}
 
 /**
  * A remote Linux host reached with the OpenSSH client: one shared connection (ControlMaster) per host,
@@ -89,6 +107,13 @@ let exitHook = false;
  */
 export class SshHost implements HostAccess {
   readonly description: string;
+  /**
+   * This host's local directory (control socket, known_hosts; the private key until authenticated),
+   * made under os.tmpdir() on first use and removed by close(): undefined before and after.
+   */
+  get localDir(): string | undefined {
+    return this.dir;
+  }
   private dir?: string;
   private master?: Promise<void>;
   private lastUse = 0;
@@ -114,12 +139,9 @@ export class SshHost implements HostAccess {
       this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfssh-"));
       fs.chmodSync(this.dir, 0o700);
       live.add(this);
-      if (!exitHook) {
-        exitHook = true;
-        process.once("exit", () => {
-          for (const h of live) h.closeSync();
-        });
-      }
+      closeAtEnd(() => {
+        for (const h of live) h.closeSync();
+      });
     }
     return this.dir;
   }
