@@ -8,12 +8,6 @@ import { repoRoot } from "../support/paths";
 /** README.md is for users: what does not fit goes to docs/ (issue 12). */
 const README_MAX_BYTES = 15_360;
 
-/**
- * Pages written on another branch at the same time, linked before they land. A link to one of them is
- * accepted only while the file is missing; delete the entry once it is merged.
- */
-const WRITTEN_ELSEWHERE = new Set(["docs/contributing.md"]);
-
 /** The documents a reader follows links through: README, docs/ and each provider folder's README. */
 function documents(root: string): string[] {
   return [
@@ -38,9 +32,7 @@ describe("documentation", () => {
   it("every relative link in README.md, docs/*.md and provider/**/README.md resolves inside the repository", () => {
     const files = documents(root);
     assert.ok(files.includes("README.md") && files.some((f) => f.startsWith("docs")), `expected README.md and docs/*.md, found ${files.join(", ")}`);
-    const problems = checkLinks(root, files).filter(
-      (p) => !(p.reason === "no such file or folder" && WRITTEN_ELSEWHERE.has(path.posix.join(path.dirname(p.file), p.target))),
-    );
+    const problems = checkLinks(root, files);
     assert.equal(problems.length, 0, describeProblems(problems));
   });
 
