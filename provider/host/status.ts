@@ -1,6 +1,5 @@
 import type { FabricsController } from "./nvme/controller";
-import { identityKey, type PathIdentity } from "./nvme/identity";
-import { matchesIdentity } from "./nvme/sysfs";
+import { identityKey, isPath, type PathIdentity } from "./nvme/identity";
 import type { Ledger } from "./ledger/records";
 
 /**
@@ -52,8 +51,7 @@ export function hostStatus(observed: readonly FabricsController[], ledger: Ledge
   const controllers = observed.map((c): ControllerStatus => {
     const key = c.identity ? identityKey(c.identity) : "";
     const found = ledger.paths[key];
-    // The key matches; matchesIdentity also wants the raw address text (the kernel compares strings).
-    const rec = found && matchesIdentity(c, found.identity) ? found : undefined;
+    const rec = found && isPath(c, found.identity) ? found : undefined;
     const port = c.addressFields.trsvcid;
     const base = {
       device: c.device,

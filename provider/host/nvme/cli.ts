@@ -5,9 +5,9 @@ import { validateConnectOptions, ifaceSchema, type ConnectOptions } from "./conn
 import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
 import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
 import { validateHostId, validateNqn } from "./hostid";
-import { canonicalIp, describePath, type PathIdentity } from "./identity";
+import { canonicalIp, describePath, isPath, type PathIdentity } from "./identity";
 import { parseNvmeVersion, type NvmeVersion } from "./version";
-import { parseSysfsAddress } from "./address";
+import { readController } from "./sysfs";
 
 /** A failed nvme-cli call: the class, the evidence, and a message for a human. */
 export interface NvmeFailure extends NvmeFailureClassification {
@@ -210,9 +210,9 @@ export class NvmeCli {
     const deadline = Date.now() + (opts.goneTimeoutMs ?? 10_000);
     const pollMs = opts.pollMs ?? 50;
     for (;;) {
-      const transport = await this.host.readFile(path.posix.join(dir, "transport"));
-      if (transport === undefined) return;
-      if (opts.identity && !(await this.sameIdentity(dir, opts.identity))) return; // name reused by a new controller
+      const now = await readController(this.host, this.settings, device, { namespaces: false });
+      if (now === undefined) return;
+      if (opts.identity && !isPath(now, opts.identity)) return; // name reused by a new controller
       if (Date.now() >= deadline) {
         const state = (await this.host.readFile(path.posix.join(dir, "state")))?.trim() ?? "unknown";
         throw new Error(
@@ -222,19 +222,6 @@ export class NvmeCli {
       }
       await new Promise((res) => setTimeout(res, pollMs));
     }
-  }
-
-  private async sameIdentity(dir: string, id: PathIdentity): Promise<boolean> {
-    const read = async (a: string) => (await this.host.readFile(path.posix.join(dir, a)))?.trim() ?? "";
-    const [address, subsysnqn, hostnqn, hostid] = await Promise.all([read("address"), read("subsysnqn"), read("hostnqn"), read("hostid")]);
-    const f = parseSysfsAddress(address);
-    return (
-      f.traddr === id.traddr &&
-      f.trsvcid === String(id.trsvcid) &&
-      subsysnqn === id.subsysnqn &&
-      (hostnqn === "" || hostnqn === id.hostnqn) &&
-      (hostid === "" || hostid.toLowerCase() === id.hostid.toLowerCase())
-    );
   }
 
   /**
