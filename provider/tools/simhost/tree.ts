@@ -43,6 +43,8 @@ export interface NewController {
   /** Source address shown while live (kernel >= 6.1). */
   readonly srcAddr?: string;
   readonly cntlid?: number;
+  /** Show `hostnqn` and `hostid` in sysfs (Linux 5.7+). Default true. */
+  readonly hostAttributes?: boolean;
 }
 
 /** A namespace the target exposes in a subsystem. */
@@ -112,8 +114,8 @@ export class SimTree {
       hostTraddr: f.host_traddr,
       hostIface: f.host_iface,
       subsysnqn: attr("subsysnqn") ?? "",
-      hostnqn: attr("hostnqn") ?? "",
-      hostid: attr("hostid") ?? "",
+      hostnqn: attr("hostnqn") ?? attr(".sim-hostnqn") ?? "",
+      hostid: attr("hostid") ?? attr(".sim-hostid") ?? "",
       state: attr("state") ?? "unknown state",
       cntrltype: attr("cntrltype") ?? "io",
       address,
@@ -249,8 +251,13 @@ export class SimTree {
     write("transport", c.transport ?? "tcp");
     write("address", addressText(c, state));
     write("subsysnqn", c.subsysnqn);
-    write("hostnqn", c.hostnqn);
-    write("hostid", c.hostid);
+    // The kernel always knows them; sysfs shows them from 5.7 on.
+    write(".sim-hostnqn", c.hostnqn);
+    write(".sim-hostid", c.hostid);
+    if (c.hostAttributes !== false) {
+      write("hostnqn", c.hostnqn);
+      write("hostid", c.hostid);
+    }
     write("state", state);
     write("cntrltype", cntrltype);
     write("cntlid", String(c.cntlid ?? instance + 1));
