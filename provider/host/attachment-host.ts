@@ -20,8 +20,11 @@ export interface AttachmentHost {
   readonly access: HostAccess;
   readonly engine: NvmeEngine;
   readonly cli: NvmeCli;
-  /** Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn` and `/etc/nvme/hostid`. */
-  identity(inputs: Pick<Inputs, "host">): Promise<HostIdentity>;
+  /**
+   * Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn`; the host ID of another NQN is derived
+   * from it, and an attachment's `recorded` identity keeps its host ID (see {@link readHostIdentity}).
+   */
+  identity(inputs: Pick<Inputs, "host">, recorded?: HostIdentity): Promise<HostIdentity>;
   /** Every fabrics controller on the host, with namespaces and their use. */
   controllers(): Promise<FabricsController[]>;
   /** A line for the person running `pulumi up` (stdout of the provider: shown as info). */
@@ -62,10 +65,7 @@ export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: Host
       access,
       cli,
       engine: NvmeEngine.on(access, settings),
-      identity: async (i) => {
-        const id = await readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id });
-        return { ...id, hostid: id.hostid.toLowerCase() };
-      },
+      identity: (i, recorded) => readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id, recorded }),
       controllers: () => readControllers(access, settings),
       log: (message) => process.stdout.write(`powerflex-nvme: ${message}\n`),
     };

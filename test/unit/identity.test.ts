@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import * as ipaddr from "ipaddr.js";
+import { HOSTID_NAMESPACE, hostIdForNqn, uuidV5, validateHostId } from "../../provider/host/nvme/hostid";
 import { canonicalIp, identityKey, InvalidAddressError, isPath, type PathIdentity } from "../../provider/host/nvme/identity";
 
 describe("canonicalIp", () => {
@@ -78,5 +79,22 @@ describe("isPath (the one matcher: the kernel's rule, every field as text)", () 
     );
     const ours = { transport: "tcp" as const, traddr: "fd00::3", trsvcid: 4420, subsysnqn: "nqn.x", hostnqn: "nqn.h", hostid: "abc" };
     assert.equal(isPath({ identity: { ...ours, traddr: "FD00:0:0::3" } }, ours), false);
+  });
+});
+
+describe("uuidV5 (host IDs derived from host NQNs)", () => {
+  it("matches RFC 9562's name-based UUID (python: uuid.uuid5(uuid.NAMESPACE_DNS, 'python.org'))", () => {
+    assert.equal(uuidV5("python.org", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  });
+  it("hostIdForNqn: the UUID of a uuid NQN, else a stable v5 in HOSTID_NAMESPACE, distinct per NQN", () => {
+    assert.equal(hostIdForNqn("nqn.2014-08.org.nvmexpress:uuid:5E3C1B2A-0F9D-4C8B-A7E6-D5C4B3A29180"), "5e3c1b2a-0f9d-4c8b-a7e6-d5c4b3a29180");
+    assert.equal(hostIdForNqn("nqn.2014-08.com.example:host1"), uuidV5("nqn.2014-08.com.example:host1", HOSTID_NAMESPACE));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9.-]{1,30}$/), fc.stringMatching(/^[a-z0-9.-]{1,30}$/), (a, b) => {
+        fc.pre(a !== b);
+        const [x, y] = [`nqn.2014-08.com.example:${a}`, `nqn.2014-08.com.example:${b}`];
+        return hostIdForNqn(x) === hostIdForNqn(x) && hostIdForNqn(x) !== hostIdForNqn(y) && validateHostId(hostIdForNqn(x), "id") === hostIdForNqn(x);
+      }),
+    );
   });
 });

@@ -78,7 +78,7 @@ const ADVICE: Record<NvmeFailureClass, string> = {
   refused: "check that the SDT listens on this address and port (nvmePort), and that no firewall rejects it",
   unreachable: "check routing and the host's storage network interface towards this SDT address",
   "rejected-by-target": "check that this host NQN is registered as an NVMe host in PowerFlex and the subsystem NQN is right (dmesg shows the target's reason)",
-  "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN) and host interface",
+  "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN and one host NQN per host ID; dmesg then says \"found same hostid … but different hostnqn\") and host interface",
   "no-nvme-fabrics-module": "load the modules: `modprobe nvme-tcp` (it pulls nvme-fabrics and nvme-core)",
   "no-nvme-cli": "install nvme-cli (Debian/Ubuntu: `apt-get install nvme-cli`; RHEL: `dnf install nvme-cli`) or set the nvmeCli path",
   timeout: "the target did not answer in time; check the network path, then retry",
