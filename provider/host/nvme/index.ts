@@ -34,3 +34,4 @@ export { SshError } from "../access/ssh/errors";
 export type { SshFailureKind } from "../access/ssh/errors";
 export type { SshTarget, SshCredentials } from "../access/ssh/target";
 export { hostAccessFor } from "../access/for-settings";
+export { OldKernelError, hostAttributesOf, readHostAttributes, type HostAttributes } from "./kernel-support";
