@@ -21,8 +21,9 @@ export interface AttachmentHost {
   readonly engine: NvmeEngine;
   readonly cli: NvmeCli;
   /**
-   * Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn`; the host ID of another NQN is derived
-   * from it, and an attachment's `recorded` identity keeps its host ID (see {@link readHostIdentity}).
+   * Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn`; the host ID of another NQN is the one
+   * it is connected with here, else derived from it; an attachment's `recorded` identity keeps its host ID
+   * (see {@link readHostIdentity}).
    */
   identity(inputs: Pick<Inputs, "host">, recorded?: HostIdentity): Promise<HostIdentity>;
   /** Every fabrics controller on the host, with namespaces and their use. */
@@ -60,12 +61,14 @@ export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: Host
   if (!h) {
     const access = hostAccessFor(settings, { privateKey });
     const cli = new NvmeCli(access, settings);
+    const engine = NvmeEngine.on(access, settings);
     h = {
       settings,
       access,
       cli,
-      engine: NvmeEngine.on(access, settings),
-      identity: (i, recorded) => readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id, recorded }),
+      engine,
+      identity: async (i, recorded) =>
+        readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id, recorded, connected: await engine.connectedIdentities() }),
       controllers: () => readControllers(access, settings),
       log: (message) => process.stdout.write(`powerflex-nvme: ${message}\n`),
     };

@@ -411,6 +411,13 @@ export class NvmeEngine {
     return [...new Set(records.flatMap((r) => r.owners))].sort();
   }
 
+  /** Read-only: each host NQN the ledger's paths are connected as, with its host ID. */
+  async connectedIdentities(): Promise<{ hostnqn: string; hostid: string }[]> {
+    const ledger = await this.store.read();
+    const ids = new Map(Object.values(ledger.paths).map((r) => [r.identity.hostnqn, r.identity.hostid]));
+    return [...ids].map(([hostnqn, hostid]) => ({ hostnqn, hostid }));
+  }
+
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
     const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);

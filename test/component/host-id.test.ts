@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NvmeEngine } from "../../provider/host/engine";
 import { LocalHost } from "../../provider/host/access/local";
-import { readHostIdentity, type HostIdentity } from "../../provider/host/nvme/hostid";
+import { attachmentHost } from "../../provider/host/attachment-host";
+import { hostIdForNqn, readHostIdentity, type HostIdentity } from "../../provider/host/nvme/hostid";
 import type { PathIdentity } from "../../provider/host/nvme/identity";
 import { createSimHost, DEFAULT_SIM_HOSTID } from "../../provider/tools/simhost";
 
@@ -15,6 +16,7 @@ import { createSimHost, DEFAULT_SIM_HOSTID } from "../../provider/tools/simhost"
  */
 
 const NQN = "nqn.1988-11.com.dell:powerflex:00:4a54e9f1000000ab";
+const TENANT = "nqn.2014-08.com.example:tenant-a";
 const host = new LocalHost();
 const path_ = (id: HostIdentity, traddr = "10.0.0.1"): PathIdentity => ({ transport: "tcp", traddr, trsvcid: 4420, subsysnqn: NQN, ...id });
 
@@ -39,6 +41,23 @@ describe("host NQNs given without a host ID (issue 14, finding 8)", function () 
     const ids = sim.controllers().map((c) => `${c.hostnqn} ${c.hostid}`);
     assert.equal(new Set(ids).size, 3);
     assert.equal(new Set(sim.controllers().map((c) => c.hostid)).size, 3, "one host ID per host NQN");
+  });
+
+  it("a host NQN attachments here are already connected as keeps that host ID (the kernel takes no other)", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    const s = sim.settings;
+    const h = attachmentHost({ hostAccess: { nvmeCli: s.nvmeCli, sysfsRoot: s.sysfsRoot, stateDir: s.stateDir, etcNvmeDir: s.etcNvmeDir, mountsFile: s.mountsFile } });
+    // An attachment made before host IDs were derived: the tenant NQN with /etc/nvme/hostid.
+    const older = { hostnqn: TENANT, hostid: DEFAULT_SIM_HOSTID };
+    await h.engine.attach("OLD", [path_(older)]);
+    const next = await h.identity({ host: { nqn: TENANT } });
+    assert.deepEqual(next, older);
+    const r = await h.engine.attach("NEW", [path_(next, "10.0.0.2")]);
+    assert.deepEqual(r.paths.map((p) => p.origin), ["created"]);
+    assert.deepEqual(sim.kernelLog(), []);
+    await h.engine.release("OLD", [path_(older)]);
+    await h.engine.release("NEW", [path_(next, "10.0.0.2")]);
+    assert.deepEqual(await h.identity({ host: { nqn: TENANT } }), { hostnqn: TENANT, hostid: hostIdForNqn(TENANT) }, "nothing connected as it: derived");
   });
 
   it("a tenant NQN paired with the host's own ID is refused as the kernel refuses it: a clear failure, nothing made", async () => {

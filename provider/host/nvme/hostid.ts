@@ -74,12 +74,17 @@ export interface HostIdentityOverride {
    * host NQN (a state made before host IDs were derived keeps its own, so no replace comes of it).
    */
   readonly recorded?: HostIdentity;
+  /**
+   * Identities attachments on this host hold paths as (the ledger's): the kernel accepts a host NQN only
+   * with the host ID it is connected with, so a new attachment under the same NQN takes that one.
+   */
+  readonly connected?: readonly HostIdentity[];
 }
 
 /**
  * The identity to connect as. Host NQN: the input, else `<etcNvmeDir>/hostnqn`. Host ID: the input; else
- * the recorded one for the same NQN; else `<etcNvmeDir>/hostid` for the host's own NQN, and
- * {@link hostIdForNqn} for any other. Never random: a random identity would change on the next run and
+ * the recorded one for the same NQN; else the one attachments on this host are connected with under that
+ * NQN; else `<etcNvmeDir>/hostid` for the host's own NQN, and {@link hostIdForNqn} for any other. Never random: a random identity would change on the next run and
  * orphan every controller we made.
  */
 export async function readHostIdentity(host: HostAccess, settings: HostSettings, override: HostIdentityOverride = {}): Promise<HostIdentity> {
@@ -103,6 +108,8 @@ export async function readHostIdentity(host: HostAccess, settings: HostSettings,
   hostnqn = validateNqn(hostnqn, nqnSource);
   if (override.id !== undefined && override.id !== "") return { hostnqn, hostid: validateHostId(override.id, "input hostId") };
   if (override.recorded?.hostnqn === hostnqn) return { hostnqn, hostid: validateHostId(override.recorded.hostid, "recorded hostId") };
+  const held = override.connected?.find((c) => c.hostnqn === hostnqn);
+  if (held) return { hostnqn, hostid: validateHostId(held.hostid, "hostId in the ledger") };
   if (!ownNqn && (await etcNqn()) !== hostnqn) return { hostnqn, hostid: hostIdForNqn(hostnqn) };
   const hostid = (await host.readFile(idFile))?.trim();
   if (!hostid) {
