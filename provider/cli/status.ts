@@ -193,6 +193,13 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
       ]),
     );
   }
+  if (status.hostAttributes === "absent") {
+    lines.push(
+      "",
+      "This kernel shows no host NQN or host ID per controller (Linux before 5.7): no controller can be told",
+      "apart from another user's, so pulumi-powerflex-nvme attaches nothing on this host. Use Linux 5.7 or later.",
+    );
+  }
   if (status.stale.length > 0) {
     lines.push("", "In the ledger but no controller on the host (`pulumi refresh` then `up` of its holders connects it again; `destroy` forgets it):");
     for (const s of status.stale) lines.push(printable(`  ${describePath(s.identity)}: held by ${s.owners.join(", ")}`));

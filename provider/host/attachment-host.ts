@@ -20,8 +20,12 @@ export interface AttachmentHost {
   readonly access: HostAccess;
   readonly engine: NvmeEngine;
   readonly cli: NvmeCli;
-  /** Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn` and `/etc/nvme/hostid`. */
-  identity(inputs: Pick<Inputs, "host">): Promise<HostIdentity>;
+  /**
+   * Host NQN and host ID: from the inputs, else `/etc/nvme/hostnqn`; the host ID of another NQN is the one
+   * it is connected with here, else derived from it; an attachment's `recorded` identity keeps its host ID
+   * (see {@link readHostIdentity}).
+   */
+  identity(inputs: Pick<Inputs, "host">, recorded?: HostIdentity): Promise<HostIdentity>;
   /** Every fabrics controller on the host, with namespaces and their use. */
   controllers(): Promise<FabricsController[]>;
   /** A line for the person running `pulumi up` (stdout of the provider: shown as info). */
@@ -57,15 +61,14 @@ export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: Host
   if (!h) {
     const access = hostAccessFor(settings, { privateKey });
     const cli = new NvmeCli(access, settings);
+    const engine = NvmeEngine.on(access, settings);
     h = {
       settings,
       access,
       cli,
-      engine: NvmeEngine.on(access, settings),
-      identity: async (i) => {
-        const id = await readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id });
-        return { ...id, hostid: id.hostid.toLowerCase() };
-      },
+      engine,
+      identity: async (i, recorded) =>
+        readHostIdentity(access, settings, { nqn: i.host?.nqn, id: i.host?.id, recorded, connected: await engine.connectedIdentities() }),
       controllers: () => readControllers(access, settings),
       log: (message) => process.stdout.write(`powerflex-nvme: ${message}\n`),
     };

@@ -6,6 +6,7 @@ import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
 import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
+import { readHostAttributes, OldKernelError } from "./nvme/kernel-support";
 import { readControllers } from "./nvme/sysfs";
 import { controllersOf, planAttach, planRelease, reconcilePending, type Action } from "./plan";
 
@@ -167,6 +168,8 @@ export class NvmeEngine {
     const minPaths = Math.min(options.minPaths ?? unique.length, unique.length);
     return this.store.transact(async (tx) => {
       const observed = await this.scan(tx, unique);
+      const hostAttributes = await readHostAttributes(this.deps.host, this.deps.settings, observed);
+      if (hostAttributes === "absent") throw new OldKernelError(this.deps.host.description);
       const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
       const now = (this.deps.now ?? (() => new Date()))();
       const connects = actions.filter((a) => a.kind === "connect");
@@ -177,6 +180,10 @@ export class NvmeEngine {
         this.deps.driver.connect(a.identity, options.connect ?? {}),
       );
       const after = connects.length > 0 ? await this.deps.readControllers(subsystemOf(unique)) : observed;
+      // A host without any fabrics controller could not tell before: our own connects tell now.
+      if (hostAttributes === "unknown" && connects.length > 0 && (await readHostAttributes(this.deps.host, this.deps.settings, after)) === "absent") {
+        throw new OldKernelError(this.deps.host.description, await this.undoUnidentifiable(tx, connects, outcomes, after));
+      }
 
       const held: AttachedPath[] = [];
       const made: AttachedPath[] = [];
@@ -237,6 +244,40 @@ export class NvmeEngine {
         problems,
       );
     });
+  }
+
+  /**
+   * Disconnect what our connects made on a kernel that cannot show whose a controller is: nothing may stay
+   * that no record could ever match. A controller counts as ours when it has the name nvme-cli reported
+   * for our connect and our subsystem, address and port. Returns what it did, for the error message.
+   */
+  private async undoUnidentifiable(
+    tx: LedgerTransaction,
+    connects: readonly { readonly identity: PathIdentity }[],
+    outcomes: readonly Awaited<ReturnType<NvmeDriver["connect"]>>[],
+    after: readonly FabricsController[],
+  ): Promise<string> {
+    const notes: string[] = [];
+    for (const [i, a] of connects.entries()) {
+      clearPending(tx.ledger, a.identity);
+      const outcome = outcomes[i];
+      if (!outcome.ok) continue;
+      const id = a.identity;
+      const made = after.find(
+        (c) => c.device === outcome.device && c.subsysnqn === id.subsysnqn && c.addressFields.traddr === id.traddr && c.addressFields.trsvcid === String(id.trsvcid),
+      );
+      if (!made) {
+        notes.push(`${describePath(id)} connected, but which controller it made is unknown: find it with \`nvme list-subsys\` and remove it with \`nvme disconnect -d nvmeN\``);
+        continue;
+      }
+      try {
+        await this.deps.driver.disconnect(made.device);
+        notes.push(`${describePath(id)}: its controller ${made.device} was disconnected again`);
+      } catch (err) {
+        notes.push(`${describePath(id)}: its controller ${made.device} could not be disconnected (${(err as Error).message})`);
+      }
+    }
+    return notes.length === 0 ? "" : ` This attempt had connected before it could tell: ${notes.join("; ")}.`;
   }
 
   /** Undo an attach: disconnect what it created, drop the ownership it took. Returns what could not be undone. */
@@ -370,6 +411,13 @@ export class NvmeEngine {
     const ledger = await this.store.read();
     const records = Object.values(ledger.paths).filter((r) => r.identity.hostnqn === hostnqn);
     return [...new Set(records.flatMap((r) => r.owners))].sort();
+  }
+
+  /** Read-only: each host NQN the ledger's paths are connected as, with its host ID. */
+  async connectedIdentities(): Promise<{ hostnqn: string; hostid: string }[]> {
+    const ledger = await this.store.read();
+    const ids = new Map(Object.values(ledger.paths).map((r) => [r.identity.hostnqn, r.identity.hostid]));
+    return [...ids].map(([hostnqn, hostid]) => ({ hostnqn, hostid }));
   }
 
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */

@@ -1,5 +1,5 @@
 import type { FabricsController } from "./nvme/controller";
-import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
+import { describePath, identityKey, isPath, type PathIdentity } from "./nvme/identity";
 import { EXTERNAL, type Ledger } from "./ledger/records";
 
 /**
@@ -35,8 +35,7 @@ const PRESENT_STATES = new Set(["new", "live", "connecting", "resetting"]);
 
 /** The controllers on the host that are this path, by identity (never by name). */
 export function controllersOf(observed: readonly FabricsController[], id: PathIdentity): FabricsController[] {
-  const key = identityKey(id);
-  return observed.filter((c) => c.identity !== undefined && PRESENT_STATES.has(c.state) && identityKey(c.identity) === key);
+  return observed.filter((c) => PRESENT_STATES.has(c.state) && isPath(c, id));
 }
 
 /** The present controller to report for a path: the ledger's device hint when it still matches, else the first. */

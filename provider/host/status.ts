@@ -1,7 +1,7 @@
 import type { FabricsController } from "./nvme/controller";
-import { identityKey, type PathIdentity } from "./nvme/identity";
-import { matchesIdentity } from "./nvme/sysfs";
+import { identityKey, isPath, type PathIdentity } from "./nvme/identity";
 import type { Ledger } from "./ledger/records";
+import { hostAttributesOf, type HostAttributes } from "./nvme/kernel-support";
 
 /**
  * What `powerflex-nvme status` reports: every fabrics controller on the host joined with its ledger
@@ -41,6 +41,8 @@ export interface VolumeHoldStatus {
 }
 
 export interface HostStatus {
+  /** `absent`: a kernel before 5.7, which shows no controller's host NQN/ID (nothing is attached there). */
+  readonly hostAttributes: HostAttributes;
   readonly controllers: readonly ControllerStatus[];
   readonly stale: readonly StaleRecord[];
   readonly volumes: readonly VolumeHoldStatus[];
@@ -52,8 +54,7 @@ export function hostStatus(observed: readonly FabricsController[], ledger: Ledge
   const controllers = observed.map((c): ControllerStatus => {
     const key = c.identity ? identityKey(c.identity) : "";
     const found = ledger.paths[key];
-    // The key matches; matchesIdentity also wants the raw address text (the kernel compares strings).
-    const rec = found && matchesIdentity(c, found.identity) ? found : undefined;
+    const rec = found && isPath(c, found.identity) ? found : undefined;
     const port = c.addressFields.trsvcid;
     const base = {
       device: c.device,
@@ -77,5 +78,5 @@ export function hostStatus(observed: readonly FabricsController[], ledger: Ledge
   const volumes = Object.entries(ledger.volumes)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, hold]) => ({ key, owners: [...hold.owners], createdBy: hold.createdBy }));
-  return { controllers, stale, volumes };
+  return { hostAttributes: hostAttributesOf(observed), controllers, stale, volumes };
 }

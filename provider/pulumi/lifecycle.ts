@@ -166,7 +166,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const replaces: string[] = [];
     let identity = { hostnqn: state.hostNqn, hostid: state.hostId };
     try {
-      identity = await host.identity(inputs);
+      identity = await host.identity(inputs, identity);
     } catch {
       // Preview on a machine without /etc/nvme: the inputs did not name another identity, keep the stored one.
     }

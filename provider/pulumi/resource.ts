@@ -34,7 +34,13 @@ export interface GatewayArgs {
 export interface HostArgs {
   /** Host NQN. Default: the content of `/etc/nvme/hostnqn`. */
   nqn?: pulumi.Input<string>;
-  /** Host ID (UUID). Default: the content of `/etc/nvme/hostid`. */
+  /**
+   * Host ID (UUID). The kernel allows one host ID per host NQN, so the default is: the host ID an existing
+   * attachment connected with (it keeps it); else the one other attachments on this host are connected with
+   * under this NQN; else `/etc/nvme/hostid` when `nqn` is the host's own (`/etc/nvme/hostnqn`); for any other
+   * NQN one derived from it: the UUID of a `nqn.2014-08.org.nvmexpress:uuid:<uuid>` NQN, else UUID v5 of
+   * the NQN in namespace 8d3e5b0c-6f1a-4c2e-9b7d-2a4f6c8e0d13.
+   */
   id?: pulumi.Input<string>;
   /** Name of the NVMe host object in PowerFlex (at most 31 characters) when registering. */
   name?: pulumi.Input<string>;

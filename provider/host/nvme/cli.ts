@@ -6,9 +6,9 @@ import { connectOptionEntries } from "./connect-table";
 import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
 import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
 import { validateHostId, validateNqn } from "./hostid";
-import { canonicalIp, describePath, type PathIdentity } from "./identity";
+import { canonicalIp, describePath, isPath, type PathIdentity } from "./identity";
 import { parseNvmeVersion, type NvmeVersion } from "./version";
-import { parseSysfsAddress } from "./address";
+import { readController } from "./sysfs";
 
 /** A failed nvme-cli call: the class, the evidence, and a message for a human. */
 export interface NvmeFailure extends NvmeFailureClassification {
@@ -79,7 +79,7 @@ const ADVICE: Record<NvmeFailureClass, string> = {
   refused: "check that the SDT listens on this address and port (nvmePort), and that no firewall rejects it",
   unreachable: "check routing and the host's storage network interface towards this SDT address",
   "rejected-by-target": "check that this host NQN is registered as an NVMe host in PowerFlex and the subsystem NQN is right (dmesg shows the target's reason)",
-  "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN) and host interface",
+  "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN and one host NQN per host ID; dmesg then says \"found same hostid … but different hostnqn\") and host interface",
   "no-nvme-fabrics-module": "load the modules: `modprobe nvme-tcp` (it pulls nvme-fabrics and nvme-core)",
   "no-nvme-cli": "install nvme-cli (Debian/Ubuntu: `apt-get install nvme-cli`; RHEL: `dnf install nvme-cli`) or set the nvmeCli path",
   timeout: "the target did not answer in time; check the network path, then retry",
@@ -206,9 +206,9 @@ export class NvmeCli {
     const deadline = Date.now() + (opts.goneTimeoutMs ?? 10_000);
     const pollMs = opts.pollMs ?? 50;
     for (;;) {
-      const transport = await this.host.readFile(path.posix.join(dir, "transport"));
-      if (transport === undefined) return;
-      if (opts.identity && !(await this.sameIdentity(dir, opts.identity))) return; // name reused by a new controller
+      const now = await readController(this.host, this.settings, device, { namespaces: false });
+      if (now === undefined) return;
+      if (opts.identity && !isPath(now, opts.identity)) return; // name reused by a new controller
       if (Date.now() >= deadline) {
         const state = (await this.host.readFile(path.posix.join(dir, "state")))?.trim() ?? "unknown";
         throw new Error(
@@ -218,19 +218,6 @@ export class NvmeCli {
       }
       await new Promise((res) => setTimeout(res, pollMs));
     }
-  }
-
-  private async sameIdentity(dir: string, id: PathIdentity): Promise<boolean> {
-    const read = async (a: string) => (await this.host.readFile(path.posix.join(dir, a)))?.trim() ?? "";
-    const [address, subsysnqn, hostnqn, hostid] = await Promise.all([read("address"), read("subsysnqn"), read("hostnqn"), read("hostid")]);
-    const f = parseSysfsAddress(address);
-    return (
-      f.traddr === id.traddr &&
-      f.trsvcid === String(id.trsvcid) &&
-      subsysnqn === id.subsysnqn &&
-      (hostnqn === "" || hostnqn === id.hostnqn) &&
-      (hostid === "" || hostid.toLowerCase() === id.hostid.toLowerCase())
-    );
   }
 
   /**

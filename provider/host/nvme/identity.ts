@@ -8,7 +8,10 @@ import * as ipaddr from "ipaddr.js";
 export interface PathIdentity {
   /** Always `tcp` in this project. */
   readonly transport: "tcp";
-  /** Target address in canonical text (see {@link canonicalIp}); we connect with exactly this text. */
+  /**
+   * Target address as text. We connect with its canonical text ({@link canonicalIp}); a controller read
+   * from sysfs carries the text the kernel holds, which the kernel compares as a string.
+   */
   readonly traddr: string;
   /** Target port (the SDT's `nvmePort`, usually 4420). */
   readonly trsvcid: number;
@@ -18,7 +21,7 @@ export interface PathIdentity {
   readonly hostnqn: string;
   /** Host ID (lower-case UUID) we connect as. */
   readonly hostid: string;
-  /** Source address on the host, when pinned. Canonical text. */
+  /** Source address on the host, when pinned. Text, like {@link traddr}. */
   readonly hostTraddr?: string;
   /** Source interface on the host, when pinned. */
   readonly hostIface?: string;
@@ -65,7 +68,29 @@ export function isIp(value: string): boolean {
   }
 }
 
-/** A stable string key for an identity: equal keys mean the kernel would call them the same path. */
+/**
+ * Whether a controller is this path: the one matcher (planner, sysfs reader, nvme-cli adapter, status).
+ * It is the kernel's own rule (nvmf_ctlr_matches_baseopts, nvmf_ip_options_match): subsystem NQN, host
+ * NQN, address, port and host address/interface compared as text, so `FD00:0:0::3` is another path than
+ * our `fd00::3`; the host ID as a UUID. A controller without an identity (another transport, a discovery
+ * controller) is never a path of ours.
+ */
+export function isPath(ctrl: { readonly identity?: PathIdentity }, id: PathIdentity): boolean {
+  const c = ctrl.identity;
+  return (
+    c !== undefined &&
+    c.transport === id.transport &&
+    c.traddr === id.traddr &&
+    c.trsvcid === id.trsvcid &&
+    c.subsysnqn === id.subsysnqn &&
+    c.hostnqn === id.hostnqn &&
+    c.hostid.toLowerCase() === id.hostid.toLowerCase() &&
+    (c.hostTraddr ?? "") === (id.hostTraddr ?? "") &&
+    (c.hostIface ?? "") === (id.hostIface ?? "")
+  );
+}
+
+/** A stable string key for an identity (the ledger's record key): equal identities, equal keys. */
 export function identityKey(id: PathIdentity): string {
   return [
     id.transport,

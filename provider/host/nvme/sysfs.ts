@@ -4,7 +4,7 @@ import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
 import { connectOptionEntries } from "./connect-table";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
-import { canonicalIp, identityKey, type PathIdentity } from "./identity";
+import { isPath, type PathIdentity } from "./identity";
 import { parseMounts, type MountEntry } from "./mounts";
 
 const CONTROLLER = /^nvme(\d+)$/;
@@ -42,19 +42,10 @@ function toNguid(raw: string | undefined): string | undefined {
   return /^[0-9a-f]{32}$/.test(hex) && !/^0+$/.test(hex) ? hex : undefined;
 }
 
-function tryCanonical(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return canonicalIp(value);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * The identity of a controller, when it can be one of ours: a TCP I/O controller whose address parses.
- * Addresses are canonicalised here; {@link matchesIdentity} additionally insists that the raw text equals
- * the canonical text, because the kernel compares addresses as strings.
+ * The identity of a controller, when it can be one of ours: a TCP I/O controller with an address, a port
+ * in plain decimal and a host NQN. Every field keeps the kernel's text (it compares them as strings, see
+ * {@link isPath}): an address is never rewritten to canonical form here.
  */
 function identityOf(c: {
   transport: string;
@@ -65,12 +56,10 @@ function identityOf(c: {
   hostid: string;
 }): PathIdentity | undefined {
   if (c.transport !== "tcp" || c.cntrltype !== "io") return undefined;
-  const traddr = tryCanonical(c.addressFields.traddr);
-  const port = c.addressFields.trsvcid;
-  if (traddr === undefined || port === undefined || !/^\d{1,5}$/.test(port)) return undefined;
+  const { traddr, trsvcid: port, host_traddr: hostTraddr, host_iface: hostIface } = c.addressFields;
+  // `04420` is another port text than the `4420` we connect with: no identity of ours can have it.
+  if (!traddr || port === undefined || !/^[1-9]\d{0,4}$/.test(port)) return undefined;
   if (c.subsysnqn === "" || c.hostnqn === "") return undefined;
-  const hostTraddr = c.addressFields.host_traddr === undefined ? undefined : tryCanonical(c.addressFields.host_traddr);
-  if (c.addressFields.host_traddr !== undefined && hostTraddr === undefined) return undefined;
   return {
     transport: "tcp",
     traddr,
@@ -79,21 +68,8 @@ function identityOf(c: {
     hostnqn: c.hostnqn,
     hostid: c.hostid,
     ...(hostTraddr !== undefined ? { hostTraddr } : {}),
-    ...(c.addressFields.host_iface !== undefined ? { hostIface: c.addressFields.host_iface } : {}),
+    ...(hostIface !== undefined ? { hostIface } : {}),
   };
-}
-
-/**
- * True when `ctrl` is the controller the kernel would call the same path as `id`: same identity key
- * (transport, address, port, subsystem, host NQN, host ID, host address/interface) and the raw address
- * text equal to the identity's text (the kernel compares strings, so `2001:0db8::1` is another path).
- */
-export function matchesIdentity(ctrl: FabricsController, id: PathIdentity): boolean {
-  if (!ctrl.identity) return false;
-  if (identityKey(ctrl.identity) !== identityKey(id)) return false;
-  if (ctrl.addressFields.traddr !== id.traddr) return false;
-  if (id.hostTraddr !== undefined && ctrl.addressFields.host_traddr !== id.hostTraddr) return false;
-  return true;
 }
 
 /** Lazily built per call: which subsystem directory links to which controller. */
@@ -230,18 +206,28 @@ export async function readControllers(
   const names = ((await host.readDir(ctlDir)) ?? [])
     .filter((n) => CONTROLLER.test(n))
     .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  const ctx: ScanContext = {
-    host,
-    settings,
-    concurrency,
-    subsystems: new SubsystemIndex(host, path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem"), concurrency),
-  };
+  const ctx = scanContext(host, settings, concurrency);
   const all = await mapLimit(names, concurrency, (name) => readOne(ctx, name, options));
   return all.filter((c): c is FabricsController => c !== undefined);
 }
 
+/** One controller by name; undefined when none has it now. A name is a hint: check what it is ({@link isPath}). */
+export async function readController(
+  host: HostAccess,
+  settings: HostSettings,
+  device: string,
+  options: Omit<ReadControllersOptions, "subsysnqn"> = {},
+): Promise<FabricsController | undefined> {
+  return readOne(scanContext(host, settings, options.concurrency ?? 64), device, options);
+}
+
+function scanContext(host: HostAccess, settings: HostSettings, concurrency: number): ScanContext {
+  const subsystems = new SubsystemIndex(host, path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem"), concurrency);
+  return { host, settings, concurrency, subsystems };
+}
+
 /**
- * All controllers matching `id` ({@link matchesIdentity}). Usually zero or one; two when someone connected
+ * All controllers that are the path `id` ({@link isPath}). Usually zero or one; two when someone connected
  * the same path with `duplicate_connect`.
  */
 export async function findControllers(
@@ -251,5 +237,5 @@ export async function findControllers(
   options: Omit<ReadControllersOptions, "subsysnqn"> = {},
 ): Promise<FabricsController[]> {
   const found = await readControllers(host, settings, { ...options, subsysnqn: id.subsysnqn });
-  return found.filter((c) => matchesIdentity(c, id));
+  return found.filter((c) => isPath(c, id));
 }

@@ -75,6 +75,8 @@ export interface SimHost {
   setState(device: string, state: string): void;
   /** Controllers as the simulated kernel has them. */
   controllers(): SimController[];
+  /** The simulated kernel's log (what dmesg would show), oldest first. */
+  kernelLog(): string[];
   /** Every argv the simulated nvme received, oldest first. */
   calls(): string[][];
   /** Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order of exit. */
@@ -159,6 +161,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
           state: spec.state ?? "live",
           cntrltype: spec.cntrltype ?? "io",
           srcAddr: spec.srcAddr ?? spec.hostTraddr ?? knobs().srcAddr ?? (spec.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          hostAttributes: knobs().kernel !== "5.4",
         },
         knobs().namespaces?.[spec.subsysnqn] ?? [],
       );
@@ -191,6 +194,10 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
       tree.setState(device, state);
     },
     controllers: () => tree.controllers(),
+    kernelLog: () => {
+      const file = path.join(root, "kmsg");
+      return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
+    },
     calls: () =>
       fs
         .readFileSync(path.join(root, "calls.log"), "utf8")

@@ -61,6 +61,11 @@ export interface SimKnobs {
   readonly namespaces?: Readonly<Record<string, readonly { readonly nsid: number; readonly nguid?: string }[]>>;
   /** Discovery log per discovery endpoint (`traddr:port` or `traddr`). Missing: connection refused. */
   readonly discovery?: Readonly<Record<string, readonly SimDiscoveryRecord[]>>;
+  /**
+   * Kernel to behave like: `5.4` (before 5.7, e.g. Ubuntu 20.04) has no `hostnqn`/`hostid` attribute per
+   * controller and no check of host NQN/host ID pairs; default a 6.x kernel (6.5+: one host ID per host NQN).
+   */
+  readonly kernel?: "5.4";
   /** Source address the simulated kernel shows in `src_addr=` (default 192.0.2.1 / fd00::1). */
   readonly srcAddr?: string;
   /** Subcommands (`version`, `list-subsys`, …) that hang. */

@@ -138,11 +138,24 @@ class Sim {
     }
     if (knobs.latencyMs) await sleep(knobs.latencyMs); // outside the lock: parallel connects overlap
     if (knobs.fail) return injectedFailure(this.v, knobs.fail);
-    const result = await this.withLock(() => {
+    const oldKernel = this.knobs.kernel === "5.4";
+    const result = await this.withLock((): { device: string } | { errno: string } => {
+      const present = this.tree.controllers();
+      // nvmf_host_add (Linux 6.5+): a host NQN has one host ID and a host ID one host NQN, among the hosts
+      // controllers still hold; parsing the options fails before any transport is asked.
+      const clash = oldKernel ? undefined : present.find((c) => (c.hostid === hostid) !== (c.hostnqn === hostnqn));
+      if (clash) {
+        this.kernelLog(
+          clash.hostid === hostid
+            ? `nvme_fabrics: found same hostid ${hostid} but different hostnqn ${hostnqn}`
+            : `nvme_fabrics: found same hostnqn ${hostnqn} but different hostid ${hostid}`,
+        );
+        return { errno: "EINVAL" };
+      }
       // The kernel's rule: same subsystem, host NQN and ID, address text, port, host address/interface,
       // on a controller that is not being deleted -> EALREADY, unless duplicate_connect.
-      if (!o.duplicate && this.tree.controllers().some((c) => !DELETING_STATES.includes(c.state) && samePathKernel(c, want))) return undefined;
-      return this.tree.createController(
+      if (!o.duplicate && present.some((c) => !DELETING_STATES.includes(c.state) && samePathKernel(c, want))) return { errno: "EALREADY" };
+      const device = this.tree.createController(
         {
           transport: o.transport,
           traddr: o.traddr,
@@ -155,12 +168,19 @@ class Sim {
           state: knobs.stuckConnecting ? "connecting" : "live",
           srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (o.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
           kernelOptions: o,
+          hostAttributes: !oldKernel,
         },
         this.knobs.namespaces?.[o.nqn] ?? [],
       );
+      return { device };
     });
-    if (result === undefined) return kernelConnectFailure(this.v, "EALREADY");
-    return connectOk(this.v, result, o.format);
+    if ("errno" in result) return kernelConnectFailure(this.v, result.errno);
+    return connectOk(this.v, result.device, o.format);
+  }
+
+  /** A line of the simulated kernel log (`<root>/kmsg`, what dmesg would show). */
+  kernelLog(line: string): void {
+    fs.appendFileSync(path.join(this.root, "kmsg"), `${line}\n`);
   }
 
   async disconnect(args: readonly string[]): Promise<Output> {

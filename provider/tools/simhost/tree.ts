@@ -45,6 +45,8 @@ export interface NewController {
   readonly cntlid?: number;
   /** Options of the connect by the kernel's names (`ctrl_loss_tmo`, …; as nvme-cli writes them), for sysfs. */
   readonly kernelOptions?: Readonly<Record<string, string | undefined>>;
+  /** Show `hostnqn` and `hostid` in sysfs (Linux 5.7+). Default true. */
+  readonly hostAttributes?: boolean;
 }
 
 /**
@@ -133,8 +135,8 @@ export class SimTree {
       hostTraddr: f.host_traddr,
       hostIface: f.host_iface,
       subsysnqn: attr("subsysnqn") ?? "",
-      hostnqn: attr("hostnqn") ?? "",
-      hostid: attr("hostid") ?? "",
+      hostnqn: attr("hostnqn") ?? attr(".sim-hostnqn") ?? "",
+      hostid: attr("hostid") ?? attr(".sim-hostid") ?? "",
       state: attr("state") ?? "unknown state",
       cntrltype: attr("cntrltype") ?? "io",
       address,
@@ -270,8 +272,13 @@ export class SimTree {
     write("transport", c.transport ?? "tcp");
     write("address", addressText(c, state));
     write("subsysnqn", c.subsysnqn);
-    write("hostnqn", c.hostnqn);
-    write("hostid", c.hostid);
+    // The kernel always knows them; sysfs shows them from 5.7 on.
+    write(".sim-hostnqn", c.hostnqn);
+    write(".sim-hostid", c.hostid);
+    if (c.hostAttributes !== false) {
+      write("hostnqn", c.hostnqn);
+      write("hostid", c.hostid);
+    }
     write("state", state);
     write("cntrltype", cntrltype);
     write("cntlid", String(c.cntlid ?? instance + 1));

@@ -136,6 +136,8 @@ describe("NvmeCli against the simulated host", function () {
   });
 });
 
+const OTHER_ID = "0D4E8A7C-2F61-4B5E-9D3A-7C1E5B2A9F00";
+
 describe("readHostIdentity", () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "hostid-"))));
@@ -153,7 +155,24 @@ describe("readHostIdentity", () => {
   it("says how to create missing files and never invents an identity", async () => {
     const sim = createSimHost(dir, { version: "2.3", hostnqn: null, hostid: null });
     await assert.rejects(readHostIdentity(host, sim.settings), /nvme gen-hostnqn > .*hostnqn/);
-    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: DEFAULT_SIM_HOSTNQN }), /uuidgen > .*hostid/);
+    writeFileSync(path.join(sim.settings.etcNvmeDir, "hostnqn"), `${DEFAULT_SIM_HOSTNQN}\n`);
+    await assert.rejects(readHostIdentity(host, sim.settings), /uuidgen > .*hostid/);
+    await assert.rejects(readHostIdentity(host, sim.settings, { nqn: DEFAULT_SIM_HOSTNQN }), /uuidgen > .*hostid/, "the host's own NQN goes with its own host ID");
+  });
+
+  it("a host NQN other than the host's own gets its own stable host ID, never /etc/nvme/hostid (issue 14, finding 8)", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    const other = "nqn.2014-08.com.example:host1";
+    const uuidNqn = "nqn.2014-08.org.nvmexpress:uuid:5E3C1B2A-0F9D-4C8B-A7E6-D5C4B3A29180";
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: DEFAULT_SIM_HOSTNQN }), { hostnqn: DEFAULT_SIM_HOSTNQN, hostid: DEFAULT_SIM_HOSTID });
+    // UUID v5 in HOSTID_NAMESPACE: python3 -c 'import uuid; print(uuid.uuid5(uuid.UUID("8d3e5b0c-6f1a-4c2e-9b7d-2a4f6c8e0d13"), "nqn.2014-08.com.example:host1"))'
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: other }), { hostnqn: other, hostid: "a01f0820-1e23-5957-b80d-042b9db31bd2" });
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: uuidNqn }), { hostnqn: uuidNqn, hostid: "5e3c1b2a-0f9d-4c8b-a7e6-d5c4b3a29180" });
+    // An attachment that recorded another host ID for this NQN (made before IDs were derived) keeps it.
+    const recorded = { hostnqn: other, hostid: DEFAULT_SIM_HOSTID };
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: other, recorded }), recorded);
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: uuidNqn, recorded }), { hostnqn: uuidNqn, hostid: "5e3c1b2a-0f9d-4c8b-a7e6-d5c4b3a29180" }, "only for the same NQN");
+    assert.deepEqual(await readHostIdentity(host, sim.settings, { nqn: other, id: OTHER_ID, recorded }), { hostnqn: other, hostid: OTHER_ID.toLowerCase() }, "an input wins");
   });
 
   it("validates NQN format and length and the UUID", async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { hostSettings } from "../../../provider/host/access/access";
 import { LocalHost } from "../../../provider/host/access/local";
-import { findControllers, matchesIdentity, readControllers, type PathIdentity } from "../../../provider/host/nvme";
+import { findControllers, isPath, readControllers, type PathIdentity } from "../../../provider/host/nvme";
 import { createSimHost } from "../../../provider/tools/simhost";
 import { referenceDir } from "../../unit/nvme/reference";
 
@@ -42,8 +42,8 @@ describe("sysfs reader on the harness's fake sysfs trees", () => {
     assert.equal(a.namespaces.length, 1);
     assert.deepEqual(a.namespaces[0], { blockDevice: "nvme0n1", nsid: 1, nguid: "5eed0001000040008000000000000000", mountpoints: [], holders: [] });
     assert.deepEqual(b.namespaces, a.namespaces);
-    assert.ok(matchesIdentity(b, id("192.168.123.10")));
-    assert.ok(!matchesIdentity(b, id("192.168.122.10")));
+    assert.ok(isPath(b, id("192.168.123.10")));
+    assert.ok(!isPath(b, id("192.168.122.10")));
   });
 
   it("ipv6 with host address and interface", async () => {
@@ -89,12 +89,18 @@ describe("sysfs reader on a simulated host", () => {
     }
   });
 
-  it("raw address text must equal the canonical identity (the kernel compares strings)", async () => {
+  it("keeps the kernel's address and port text: another text form is another path", async () => {
     const sim = createSimHost(dir, { version: "2.11" });
     sim.addForeignController({ traddr: "2001:0db8:0:0::1", subsysnqn: NQN });
-    const [c] = await readControllers(host, sim.settings);
-    assert.equal(c.identity?.traddr, "2001:db8::1");
-    assert.equal(matchesIdentity(c, id("2001:db8::1")), false);
+    sim.addForeignController({ traddr: "FD00:0:0::3", subsysnqn: NQN, hostTraddr: "FD00::1" });
+    sim.addForeignController({ traddr: "10.0.0.1", trsvcid: "04420", subsysnqn: NQN });
+    const [a, b, c] = await readControllers(host, sim.settings);
+    assert.deepEqual(a.identity, id("2001:0db8:0:0::1"));
+    assert.equal(isPath(a, id("2001:db8::1")), false);
+    assert.deepEqual(b.identity, id("FD00:0:0::3", { hostTraddr: "FD00::1" }));
+    assert.equal(isPath(b, id("fd00::3", { hostTraddr: "fd00::1" })), false);
+    assert.equal(c.identity, undefined, "port text 04420 is never one we connect with");
+    assert.deepEqual(await findControllers(host, sim.settings, id("fd00::3", { hostTraddr: "fd00::1" })), []);
   });
 
   it("finds both controllers of a duplicate connect", async () => {
