@@ -6,6 +6,23 @@ import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 export const LEDGER_FILE = "ledger.json";
 export const LOCK_FILE = "lock";
 
+/**
+ * The ledger file exists but cannot be trusted as the truth. Taking it as "nothing held" would make every
+ * destroy keep its controllers and the next attach adopt them as external, so nothing acts on it.
+ */
+export class LedgerRefusedError extends Error {
+  constructor(readonly file: string, readonly where: string, readonly reason: string, advice: string) {
+    super(`refusing the ownership ledger ${file} on ${where}: ${reason}. ${advice}`);
+    this.name = "LedgerRefusedError";
+  }
+}
+
+/** What to do about a ledger whose content is lost: only the operator knows whether anything is held. */
+const LOST =
+  "The provider will not guess what it holds. Check the host with `powerflex-nvme status`: if no attachment " +
+  "of this host is live, remove the file; otherwise restore it from a backup or write it again from the " +
+  "Pulumi states of the attachments (their paths), then run again";
+
 /** A ledger opened under the host lock: change `ledger`, call `save()` to persist mid-way (intents). */
 export interface LedgerTransaction {
   readonly ledger: Ledger;
@@ -46,17 +63,18 @@ export class LedgerStore {
   /** Read the ledger without the lock (status, refresh): a consistent snapshot thanks to atomic writes. */
   async read(): Promise<Ledger> {
     const text = await this.host.readFile(this.file);
-    if (text === undefined || text.trim() === "") return emptyLedger();
+    // Only a missing file is a new ledger: we never write an empty one (atomic rename of a full file).
+    if (text === undefined) return emptyLedger();
+    const refuse = (reason: string) => new LedgerRefusedError(this.file, this.host.description, reason, LOST);
+    if (text.trim() === "") throw refuse(text === "" ? "it is empty (0 bytes)" : "it holds only whitespace");
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch {
-      throw new Error(`the ownership ledger ${this.file} on ${this.host.description} is not valid JSON; move it aside only if no attachment is live`);
+      throw refuse("it is not valid JSON");
     }
     const parsed = ledgerSchema.safeParse(data);
-    if (!parsed.success) {
-      throw new Error(`the ownership ledger ${this.file} on ${this.host.description} has an unknown shape: ${parsed.error.issues[0]?.message}`);
-    }
+    if (!parsed.success) throw refuse(`it has an unknown shape (${parsed.error.issues[0]?.message})`);
     return parsed.data;
   }
 
