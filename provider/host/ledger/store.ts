@@ -1,5 +1,6 @@
 import * as path from "node:path/posix";
 import type { HostAccess, HostSettings } from "../access/access";
+import { stamp, tooNew } from "./format";
 import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 
 /** The ledger file and its lock inside the state dir. */
@@ -65,7 +66,7 @@ export class LedgerStore {
     const text = await this.host.readFile(this.file);
     // Only a missing file is a new ledger: we never write an empty one (atomic rename of a full file).
     if (text === undefined) return emptyLedger();
-    const refuse = (reason: string) => new LedgerRefusedError(this.file, this.host.description, reason, LOST);
+    const refuse = (reason: string, advice = LOST) => new LedgerRefusedError(this.file, this.host.description, reason, advice);
     if (text.trim() === "") throw refuse(text === "" ? "it is empty (0 bytes)" : "it holds only whitespace");
     let data: unknown;
     try {
@@ -75,6 +76,9 @@ export class LedgerStore {
     }
     const parsed = ledgerSchema.safeParse(data);
     if (!parsed.success) throw refuse(`it has an unknown shape (${parsed.error.issues[0]?.message})`);
+    // Also for reads: a decision (unmap, remove a host object) taken on fields we do not know is no safer.
+    const newer = tooNew(parsed.data);
+    if (newer) throw refuse(newer, "Upgrade pulumi-powerflex-nvme in every stack and on every machine that manages this host");
     return parsed.data;
   }
 
@@ -88,6 +92,7 @@ export class LedgerStore {
         const tx: LedgerTransaction = {
           ledger,
           save: async () => {
+            stamp(ledger);
             const text = JSON.stringify(ledger, null, 2);
             await this.host.writeFileAtomic(this.file, text + "\n");
             saved = JSON.stringify(ledger);
