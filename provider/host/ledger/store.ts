@@ -1,6 +1,8 @@
 import * as path from "node:path/posix";
 import type { HostAccess, HostSettings } from "../access/access";
+import { UnexpectedFileError } from "../access/files";
 import { stamp, tooNew } from "./format";
+import { unsafeStateEntry } from "./safety";
 import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 
 /** The ledger file and its lock inside the state dir. */
@@ -61,9 +63,32 @@ export class LedgerStore {
     return path.join(this.settings.stateDir, LEDGER_FILE);
   }
 
+  get lockFile(): string {
+    return path.join(this.settings.stateDir, LOCK_FILE);
+  }
+
+  /** Refuse a state dir, ledger or lock file that someone else could have written or planted. */
+  private async checkSafe(): Promise<void> {
+    const entries = [
+      ["state dir", this.settings.stateDir],
+      ["ledger", this.file],
+      ["lock file", this.lockFile],
+    ] as const;
+    const infos = await Promise.all(entries.map(([, p]) => this.host.inspect(p)));
+    entries.forEach(([what, p], i) => {
+      const unsafe = unsafeStateEntry(what, p, infos[i]);
+      if (unsafe) throw new LedgerRefusedError(this.file, this.host.description, unsafe.reason, unsafe.fix);
+    });
+  }
+
   /** Read the ledger without the lock (status, refresh): a consistent snapshot thanks to atomic writes. */
   async read(): Promise<Ledger> {
-    const text = await this.host.readFile(this.file);
+    await this.checkSafe();
+    // Not through a link, only a regular file, bounded: a FIFO or /dev/zero here would hang us under the lock.
+    const text = await this.host.readFile(this.file, { noFollow: true }).catch((err: unknown) => {
+      if (!(err instanceof UnexpectedFileError)) throw err;
+      throw new LedgerRefusedError(this.file, this.host.description, (err as Error).message, "Move it aside and restore the ledger (see `powerflex-nvme status`)");
+    });
     // Only a missing file is a new ledger: we never write an empty one (atomic rename of a full file).
     if (text === undefined) return emptyLedger();
     const refuse = (reason: string, advice = LOST) => new LedgerRefusedError(this.file, this.host.description, reason, advice);
@@ -85,7 +110,8 @@ export class LedgerStore {
   /** Run `fn` holding the in-process queue and the host lock; save the ledger if it changed. */
   async transact<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
     return serialize(`${this.host.description}\u0000${this.settings.stateDir}`, async () => {
-      const unlock = await this.host.lock(path.join(this.settings.stateDir, LOCK_FILE), { timeoutMs: this.lockTimeoutMs });
+      await this.checkSafe(); // before creating anything in the dir
+      const unlock = await this.host.lock(this.lockFile, { timeoutMs: this.lockTimeoutMs });
       try {
         const ledger = await this.read();
         let saved = JSON.stringify(ledger);

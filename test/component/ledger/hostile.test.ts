@@ -2,8 +2,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { execFile, execFileSync } from "node:child_process";
 import { NvmeEngine } from "../../../provider/host/engine";
+import type { HostAccess } from "../../../provider/host/access/access";
+import { MAX_FILE_BYTES } from "../../../provider/host/access/files";
 import { LocalHost } from "../../../provider/host/access/local";
+import { SshHost } from "../../../provider/host/access/ssh/ssh-host";
+import { repoRoot } from "../../support/paths";
+import { startSshd, type Sshd } from "../../support/sshd";
 import { z } from "zod";
 import { identityKey, type PathIdentity } from "../../../provider/host/nvme/identity";
 import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimHost } from "../../../provider/tools/simhost";
@@ -126,6 +132,131 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       await assert.rejects(engine.ownersOfHostNqn(DEFAULT_SIM_HOSTNQN), refusal);
       assert.deepEqual(read(), future);
       assert.ok(sim.controllers().some((c) => c.device === a.paths[0].device));
+    });
+  });
+
+  describe("6: files that are not what they seem", () => {
+    const bin = path.join(repoRoot(), "bin", "powerflex-nvme.js");
+    const cli = (args: readonly string[], env: NodeJS.ProcessEnv = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        // The timeout turns a hang (a FIFO read under the lock) into a failure.
+        execFile(process.execPath, [bin, ...args], { timeout: 15_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1) : 0, stdout, stderr });
+        });
+      });
+    const status = () => cli(["status", "--json", "--sysfs-root", sim.settings.sysfsRoot, "--state-dir", sim.settings.stateDir, "--etc-nvme-dir", sim.settings.etcNvmeDir]);
+    const devices = () => sim.controllers().map((c) => c.device).sort();
+
+    /** An engine with a held path, and a check that a later refusal named `why` and touched no controller. */
+    async function heldThenRefused(plant: () => void, why: RegExp): Promise<void> {
+      const engine = NvmeEngine.on(new LocalHost(), sim.settings);
+      await engine.attach("A", [SDT1]);
+      const before = devices();
+      plant();
+      for (const op of [() => engine.release("A", [SDT1]), () => engine.attach("B", [SDT2])]) {
+        await assert.rejects(op(), (err: unknown) => {
+          assert.equal((err as Error).name, "LedgerRefusedError", (err as Error).message);
+          assert.match((err as Error).message, why);
+          return true;
+        });
+      }
+      assert.deepEqual(devices(), before, "no controller cut or made");
+      const st = await status();
+      assert.equal(st.code, 1, st.stderr);
+      assert.match(st.stderr, why);
+    }
+
+    it("a symbolic link planted at lock is not followed: refused, and nothing is created at its target", async () => {
+      const target = path.join(dir, "victim");
+      await heldThenRefused(() => {
+        fs.rmSync(path.join(sim.settings.stateDir, "lock"));
+        fs.symlinkSync(target, path.join(sim.settings.stateDir, "lock"));
+      }, /the lock file .*\/lock is a symbolic link\. Replace it with a real file/);
+      assert.equal(fs.existsSync(target), false);
+      // Below the store too: the host access itself refuses to lock through a link.
+      await assert.rejects(new LocalHost().lock(path.join(sim.settings.stateDir, "lock")), /symbolic link, which is never followed/);
+      assert.equal(fs.existsSync(target), false);
+    });
+
+    it("a FIFO at ledger.json is refused at once by attach, destroy and status (no hang under the lock)", async () => {
+      await heldThenRefused(() => {
+        fs.rmSync(ledgerFile);
+        execFileSync("mkfifo", [ledgerFile]);
+      }, /the ledger .*ledger\.json is not a regular file \(fifo\)/);
+    });
+
+    it("a ledger linked to /dev/zero is refused, not read until memory runs out", async () => {
+      await heldThenRefused(() => {
+        fs.rmSync(ledgerFile);
+        fs.symlinkSync("/dev/zero", ledgerFile);
+      }, /the ledger .*ledger\.json is a symbolic link/);
+    });
+
+    it("a state dir others can write (0777) is refused, with the command that fixes it", async () => {
+      await heldThenRefused(() => fs.chmodSync(sim.settings.stateDir, 0o777), /the state dir .*\/run is unsafe: it is writable by its group and others \(mode 0777\); whoever can write it decides what the provider disconnects\. .*chmod 0700 /);
+      fs.chmodSync(sim.settings.stateDir, 0o755);
+      assert.equal((await NvmeEngine.on(new LocalHost(), sim.settings).release("A", [SDT1])).disconnected.length, 1, "fixed: it works again");
+    });
+
+    it("a ledger writable by all (0666) is refused", async () => {
+      await heldThenRefused(() => fs.chmodSync(ledgerFile, 0o666), /the ledger .*ledger\.json is unsafe: it is writable by its group and others \(mode 0666\)/);
+    });
+
+    it("powerflex-nvme paths --ca-cert /dev/zero or a FIFO fails at once, naming the file", async () => {
+      const fifo = path.join(dir, "ca.fifo");
+      execFileSync("mkfifo", [fifo]);
+      for (const [file, what] of [["/dev/zero", /character device/], [fifo, /FIFO/]] as const) {
+        const r = await cli(["paths", "--endpoint", "https://127.0.0.1:1", "--username", "admin", "--protection-domain", "pd1", "--ca-cert", file], { POWERFLEX_PASSWORD: "x" });
+        assert.equal(r.code, 2, r.stderr);
+        assert.ok(r.stderr.includes(`cannot read --ca-cert ${file}`), r.stderr);
+        assert.match(r.stderr, what);
+      }
+    });
+
+    describe("through every host access", () => {
+      let sshd: Sshd;
+      const opened: SshHost[] = [];
+      before(async () => (sshd = await startSshd()));
+      after(async () => {
+        for (const h of opened) await h.close();
+        await sshd?.stop();
+      });
+      const accesses: [string, () => HostAccess][] = [
+        ["local", () => new LocalHost()],
+        ["ssh", () => {
+          const h = new SshHost({ host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, agent: false, sudo: false }, { privateKey: sshd.privateKey });
+          opened.push(h);
+          return h;
+        }],
+      ];
+      for (const [name, open] of accesses) {
+        it(`${name}: readFile refuses FIFOs, devices, links (noFollow) and oversized files; inspect does not follow; lock refuses a link`, async () => {
+          const h = open();
+          const fifo = path.join(dir, "fifo");
+          execFileSync("mkfifo", [fifo]);
+          const link = path.join(dir, "zero");
+          fs.symlinkSync("/dev/zero", link);
+          const big = path.join(dir, "big");
+          fs.writeFileSync(big, Buffer.alloc(MAX_FILE_BYTES + 1, 0x20));
+          await assert.rejects(h.readFile(fifo), /fifo.*: it is a FIFO \(named pipe\), not a regular file/);
+          await assert.rejects(h.readFile("/dev/zero"), /it is a character device, not a regular file/);
+          await assert.rejects(h.readFile(link), /it is a character device/);
+          await assert.rejects(h.readFile(link, { noFollow: true }), /zero: it is a symbolic link, which is never followed/);
+          await assert.rejects(h.readFile(big), /big: it is larger than 16777216 bytes/);
+          fs.writeFileSync(big, "ok");
+          assert.equal(await h.readFile(big, { noFollow: true }), "ok");
+          const info = await h.inspect(link);
+          assert.equal(info?.kind, "symlink");
+          assert.equal(info?.actorUid, process.geteuid?.());
+          fs.chmodSync(big, 0o640);
+          assert.deepEqual(await h.inspect(big), { kind: "file", uid: fs.statSync(big).uid, mode: 0o640, actorUid: process.geteuid?.() });
+          assert.equal(await h.inspect(path.join(dir, "missing")), undefined);
+          const victim = path.join(dir, "victim");
+          fs.symlinkSync(victim, path.join(dir, "lock"));
+          await assert.rejects(h.lock(path.join(dir, "lock"), { timeoutMs: 10_000 }), /lock: it is a symbolic link/);
+          assert.equal(fs.existsSync(victim), false);
+        });
+      }
     });
   });
 });

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
+import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, UnexpectedFileError, type FileInfo, type FileKind, type ReadOptions } from "../files";
 import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
 import { classifyConnectFailure, connectionLost, hostKeyMismatch, SshError, sudoFailure } from "./errors";
 import { hostKeyAlgorithms, parseHostKey, parseKeyscan } from "./host-key";
@@ -50,26 +51,41 @@ const RUN = withStatus(
   `exec 3<&0\n"$@" </dev/null 3<&- &\nc=$!\n(cat <&3 >/dev/null 2>&1; kill -TERM "$c" 2>/dev/null) >/dev/null 2>&1 &\nw=$!\nexec 3<&-\nwait "$c"; s=$?\nkill "$w" 2>/dev/null`,
 );
 
-/** Batched reads: one line per request, `y:<base64>` (found), `n:` (missing) or `e:<base64 message>`. */
-const READS = script(`while [ $# -gt 1 ]; do
+/**
+ * Batched reads: one line per request, `y:<base64>` (found), `n:` (missing), `e:<base64 message>`, or a
+ * refusal: `L:` (a symbolic link where op F asked not to follow), `T:<stat %F>` (not a regular file).
+ * `head -c` bounds what we take; the caller refuses more than the bound. `s` is lstat plus who we are.
+ */
+const READS = script(`max=$1; shift
+while [ $# -gt 1 ]; do
   o=$1; p=$2; shift 2
   case $o in
-    f) if [ ! -e "$p" ]; then echo n:; elif v=$(base64 -w0 < "$p" 2>&1); then echo "y:$v"; else echo "e:$(printf %s "$v" | base64 -w0)"; fi ;;
+    f|F) if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo n:; elif [ "$o" = F ] && [ -L "$p" ]; then echo L:; elif [ ! -f "$p" ]; then if [ -e "$p" ]; then echo "T:$(stat -L -c %F -- "$p" | base64 -w0)"; else echo n:; fi; elif [ ! -r "$p" ]; then echo "e:$(printf 'Permission denied' | base64 -w0)"; else echo "y:$(head -c "$max" -- "$p" | base64 -w0)"; fi ;;
     d) if [ ! -d "$p" ]; then echo n:; else echo "y:$(cd -- "$p" && for f in * .*; do case $f in .|..) continue;; esac; if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done | base64 -w0)"; fi ;;
     l) if [ ! -L "$p" ]; then echo n:; else echo "y:$(printf %s "$(readlink -- "$p")" | base64 -w0)"; fi ;;
+    s) if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo n:; else echo "y:$(printf '%s %s' "$(stat -c '%f %u' -- "$p")" "$(id -u)" | base64 -w0)"; fi ;;
   esac
 done`);
 
-const WRITE = script(`mkdir -p -- "$1" && (umask 077 && cat > "$2") && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" || { rm -f -- "$2"; return 1; }`);
+/** Private new directories; noclobber (O_EXCL) so a name planted in advance is not written through; the directory synced after the rename. */
+const WRITE = script(`(umask 077 && mkdir -p -- "$1") && (umask 077 && set -C && cat > "$2") && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" && { sync -- "$1" 2>/dev/null || sync; } || { rm -f -- "$2"; return 1; }`);
 
 /** Fails with 97 when flock is missing: the one tool beyond nvme-cli and coreutils the host needs. */
 const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
 command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }`);
 
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
-const LOCK = `mkdir -p -- "$1" && exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
+const LOCK = `(umask 077 && mkdir -p -- "$1") || exit 1
+if [ -L "$2" ]; then echo "cannot use $2: it is a symbolic link, which is never followed here; remove the link" >&2; exit 96; fi
+if [ -e "$2" ] && [ ! -f "$2" ]; then echo "cannot use $2: it is not a regular file; refusing to lock it" >&2; exit 96; fi
+exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
 
-type ReadOp = "f" | "d" | "l";
+/** `stat -c %F` (GNU coreutils) -> our kind, for the message. */
+const KIND_OF_STAT: Record<string, FileKind> = {
+  directory: "directory", fifo: "fifo", socket: "socket", "character special file": "char-device", "block special file": "block-device",
+};
+
+type ReadOp = "f" | "F" | "d" | "l" | "s";
 interface ReadRequest {
   readonly op: ReadOp;
   readonly path: string;
@@ -310,14 +326,19 @@ export class SshHost implements HostAccess {
   private async flush(batch: readonly ReadRequest[]): Promise<void> {
     try {
       await this.connected();
-      const r = await this.exec(READS, batch.flatMap((q) => [q.op, q.path]), { timeoutMs: this.t.fileTimeoutMs, what: `reading ${batch[0].path}${batch.length > 1 ? ` and ${batch.length - 1} more` : ""}` });
+      const r = await this.exec(READS, [String(MAX_FILE_BYTES + 1), ...batch.flatMap((q) => [q.op, q.path])], { timeoutMs: this.t.fileTimeoutMs, what: `reading ${batch[0].path}${batch.length > 1 ? ` and ${batch.length - 1} more` : ""}` });
       if (r.timedOut) throw new Error(`${this.description}: reading files timed out after ${this.t.fileTimeoutMs} ms`);
       const lines = r.stdout.split("\n");
       if (r.exitCode !== 0 || lines.length < batch.length) throw new Error(`${this.description}: reading files failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
       batch.forEach((q, i) => {
         const line = lines[i];
-        const value = Buffer.from(line.slice(2), "base64").toString("utf8");
+        const bytes = Buffer.from(line.slice(2), "base64");
+        const value = bytes.toString("utf8");
+        const on = (e: Error) => new UnexpectedFileError(`${this.description}: ${e.message}`);
         if (line.startsWith("n:")) q.resolve(undefined);
+        else if (line.startsWith("L:")) q.reject(on(symlinkRefused(q.path)));
+        else if (line.startsWith("T:")) q.reject(on(notRegular(q.path, KIND_OF_STAT[value.trim()] ?? "unknown")));
+        else if (line.startsWith("y:") && bytes.length > MAX_FILE_BYTES && q.op !== "d") q.reject(on(tooLarge(q.path)));
         else if (line.startsWith("y:")) q.resolve(value);
         else q.reject(new Error(`${this.description}: cannot read ${q.path}: ${value.trim()}`));
       });
@@ -326,8 +347,17 @@ export class SshHost implements HostAccess {
     }
   }
 
-  readFile(file: string): Promise<string | undefined> {
-    return this.read("f", file);
+  readFile(file: string, options: ReadOptions = {}): Promise<string | undefined> {
+    return this.read(options.noFollow ? "F" : "f", file);
+  }
+
+  async inspect(file: string): Promise<FileInfo | undefined> {
+    const v = await this.read("s", file);
+    if (v === undefined) return undefined;
+    const [mode, uid, actor] = v.trim().split(" ");
+    const m = parseInt(mode ?? "", 16);
+    if (!Number.isInteger(m) || !/^\d+$/.test(uid ?? "") || !/^\d+$/.test(actor ?? "")) throw new Error(`${this.description}: cannot inspect ${file}: unexpected answer ${JSON.stringify(v)}`);
+    return { kind: kindOfMode(m), uid: Number(uid), mode: m & 0o7777, actorUid: Number(actor) };
   }
 
   async readDir(dir: string): Promise<string[] | undefined> {
