@@ -112,10 +112,13 @@ async function releaseHostObject(host: AttachmentHost, gw: () => Gateway, hostOb
   await host.engine.markRegisteredHost(hostObjectId, hostNqn, false);
 }
 
-/** Same paths on the same machine: another way in to it (user, host key, sudo) is no new attachment. */
+/**
+ * Same paths on the same machine: another way in to it (user, host key, sudo) is no new attachment, and
+ * neither is another `stateDir` (where the host's one ledger is; the store refuses a second one).
+ */
 function sameHost(a: HostSettings, b: HostSettings): boolean {
-  const { ssh: sa, ...pa } = a;
-  const { ssh: sb, ...pb } = b;
+  const { ssh: sa, stateDir: _a, ...pa } = a;
+  const { ssh: sb, stateDir: _b, ...pb } = b;
   return isDeepStrictEqual(pa, pb) && sameMachine(sa, sb);
 }
 

@@ -6,7 +6,7 @@ import type { FileInfo } from "../access/files";
  * else, and neither may be a symbolic link. We refuse rather than repair: a mode someone set on purpose is
  * not ours to change silently, and the fix is one command the message gives.
  */
-export function unsafeStateEntry(what: "state dir" | "ledger" | "lock file", file: string, info: FileInfo | undefined): { reason: string; fix: string } | undefined {
+export function unsafeStateEntry(what: "state dir" | "ledger" | "lock file" | "pointer", file: string, info: FileInfo | undefined): { reason: string; fix: string } | undefined {
   if (!info) return undefined;
   const dir = what === "state dir";
   const wanted = dir ? "directory" : "file";

@@ -2,6 +2,7 @@ import * as path from "node:path/posix";
 import type { HostAccess, HostSettings } from "../access/access";
 import { UnexpectedFileError } from "../access/files";
 import { stamp, tooNew } from "./format";
+import { dirKey, homeOf, POINTER_FILE } from "./home";
 import { unsafeStateEntry } from "./safety";
 import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 
@@ -52,6 +53,17 @@ async function serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What a ledger holds, in words, or undefined when nothing. */
+function holdings(ledger: Ledger): string | undefined {
+  const counts = [
+    [Object.keys(ledger.paths).length, "path"],
+    [Object.keys(ledger.volumes).length, "volume mapping"],
+    [Object.keys(ledger.hosts).length, "registered host object"],
+  ] as const;
+  const parts = counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}${n > 1 ? "s" : ""}`);
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
 export class LedgerStore {
   constructor(
     private readonly host: HostAccess,
@@ -59,21 +71,32 @@ export class LedgerStore {
     private readonly lockTimeoutMs = 120_000,
   ) {}
 
+  /** The host's fixed place (home.ts): the lock is always here, and the pointer to a state dir elsewhere. */
+  get home(): string {
+    return homeOf(this.settings);
+  }
+
   get file(): string {
     return path.join(this.settings.stateDir, LEDGER_FILE);
   }
 
   get lockFile(): string {
-    return path.join(this.settings.stateDir, LOCK_FILE);
+    return path.join(this.home, LOCK_FILE);
   }
 
-  /** Refuse a state dir, ledger or lock file that someone else could have written or planted. */
+  private get pointerFile(): string {
+    return path.join(this.home, POINTER_FILE);
+  }
+
+  /** Refuse a state dir, ledger, lock or pointer that someone else could have written or planted. */
   private async checkSafe(): Promise<void> {
-    const entries = [
+    const entries: [Parameters<typeof unsafeStateEntry>[0], string][] = [
       ["state dir", this.settings.stateDir],
       ["ledger", this.file],
+      ["state dir", this.home],
       ["lock file", this.lockFile],
-    ] as const;
+      ["pointer", this.pointerFile],
+    ];
     const infos = await Promise.all(entries.map(([, p]) => this.host.inspect(p)));
     entries.forEach(([what, p], i) => {
       const unsafe = unsafeStateEntry(what, p, infos[i]);
@@ -84,14 +107,48 @@ export class LedgerStore {
   /** Read the ledger without the lock (status, refresh): a consistent snapshot thanks to atomic writes. */
   async read(): Promise<Ledger> {
     await this.checkSafe();
-    // Not through a link, only a regular file, bounded: a FIFO or /dev/zero here would hang us under the lock.
-    const text = await this.host.readFile(this.file, { noFollow: true }).catch((err: unknown) => {
+    await this.checkHome(false);
+    return this.parse(this.file);
+  }
+
+  /**
+   * Whether our state dir is the host's one ledger location. With `claim` (under the host lock), make it
+   * so when the location named so far holds nothing (a first use, or the operator moved the file).
+   */
+  private async checkHome(claim: boolean): Promise<void> {
+    const mine = dirKey(this.settings.stateDir);
+    const text = await this.host.readFile(this.pointerFile, { noFollow: true }).catch((err: unknown) => {
       if (!(err instanceof UnexpectedFileError)) throw err;
-      throw new LedgerRefusedError(this.file, this.host.description, (err as Error).message, "Move it aside and restore the ledger (see `powerflex-nvme status`)");
+      throw new LedgerRefusedError(this.file, this.host.description, err.message, `Remove ${this.pointerFile}; the next run writes it again`);
+    });
+    const named = text?.trim();
+    if (named !== undefined && !path.isAbsolute(named)) {
+      throw new LedgerRefusedError(this.file, this.host.description, `${this.pointerFile} does not name an absolute directory`, `Remove it; the next run writes it again`);
+    }
+    const current = dirKey(named ?? this.home);
+    if (current === mine) return;
+    const held = holdings(await this.parse(path.join(current, LEDGER_FILE)));
+    if (held) {
+      throw new LedgerRefusedError(
+        this.file,
+        this.host.description,
+        `this host's ledger is ${path.join(current, LEDGER_FILE)}${named !== undefined ? ` (named by ${this.pointerFile})` : " (its fixed place)"}, which holds ${held}; every attachment of a host uses that one ledger, or one destroy cuts another's paths`,
+        `Set hostAccess.stateDir to ${current}. To move the ledger instead: with nothing running for this host, move ${path.join(current, LEDGER_FILE)} to ${this.file} and run again (an attachment whose state names the old directory moves with \`pulumi up\`, before its destroy). Nothing was changed`,
+      );
+    }
+    if (claim) await this.host.writeFileAtomic(this.pointerFile, mine + "\n");
+  }
+
+  /** The ledger in `file`: empty when the file is missing; anything unreadable is refused. */
+  private async parse(file: string): Promise<Ledger> {
+    // Not through a link, only a regular file, bounded: a FIFO or /dev/zero here would hang us under the lock.
+    const text = await this.host.readFile(file, { noFollow: true }).catch((err: unknown) => {
+      if (!(err instanceof UnexpectedFileError)) throw err;
+      throw new LedgerRefusedError(file, this.host.description, err.message, "Move it aside and restore the ledger (see `powerflex-nvme status`)");
     });
     // Only a missing file is a new ledger: we never write an empty one (atomic rename of a full file).
     if (text === undefined) return emptyLedger();
-    const refuse = (reason: string, advice = LOST) => new LedgerRefusedError(this.file, this.host.description, reason, advice);
+    const refuse = (reason: string, advice = LOST) => new LedgerRefusedError(file, this.host.description, reason, advice);
     if (text.trim() === "") throw refuse(text === "" ? "it is empty (0 bytes)" : "it holds only whitespace");
     let data: unknown;
     try {
@@ -109,11 +166,13 @@ export class LedgerStore {
 
   /** Run `fn` holding the in-process queue and the host lock; save the ledger if it changed. */
   async transact<T>(fn: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
-    return serialize(`${this.host.description}\u0000${this.settings.stateDir}`, async () => {
-      await this.checkSafe(); // before creating anything in the dir
+    // Keyed by the home: every state dir of one host queues on the one host lock.
+    return serialize(`${this.host.description}\u0000${this.home}`, async () => {
+      await this.checkSafe(); // before creating anything in the dirs
       const unlock = await this.host.lock(this.lockFile, { timeoutMs: this.lockTimeoutMs });
       try {
-        const ledger = await this.read();
+        await this.checkHome(true);
+        const ledger = await this.parse(this.file);
         let saved = JSON.stringify(ledger);
         const tx: LedgerTransaction = {
           ledger,

@@ -166,6 +166,7 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
   });
 
   it("no ledger yet: every controller is foreign", async () => {
+    fs.rmSync(path.join(sim.settings.stateDir, "ledger.json"));
     const r = await status(["--sysfs-root", sim.settings.sysfsRoot, "--state-dir", path.join(dir, "nothing-here"), "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const { controllers } = lastJson(r.stdout);

@@ -193,7 +193,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
     });
 
     it("a state dir others can write (0777) is refused, with the command that fixes it", async () => {
-      await heldThenRefused(() => fs.chmodSync(sim.settings.stateDir, 0o777), /the state dir .*\/run is unsafe: it is writable by its group and others \(mode 0777\); whoever can write it decides what the provider disconnects\. .*chmod 0700 /);
+      await heldThenRefused(() => fs.chmodSync(sim.settings.stateDir, 0o777), /the state dir .*\/run\/pulumi-powerflex-nvme is unsafe: it is writable by its group and others \(mode 0777\); whoever can write it decides what the provider disconnects\. .*chmod 0700 /);
       fs.chmodSync(sim.settings.stateDir, 0o755);
       assert.equal((await NvmeEngine.on(new LocalHost(), sim.settings).release("A", [SDT1])).disconnected.length, 1, "fixed: it works again");
     });
