@@ -33,10 +33,15 @@ export async function holdFlock(
   file: string,
   args: readonly string[],
   lockPath: string,
-  options: { readonly timeoutMs?: number; readonly whyFailed: (r: { code?: string; exitCode?: number; signal?: string }, stderr: string) => string | Error },
+  options: {
+    readonly timeoutMs?: number;
+    /** The child's whole environment (child-env.ts): never the provider's. */
+    readonly env: Readonly<Record<string, string>>;
+    readonly whyFailed: (r: { code?: string; exitCode?: number; signal?: string }, stderr: string) => string | Error;
+  },
 ): Promise<Unlock> {
   const execa = await loadExeca();
-  const child = execa(file, [...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: false, reject: false, encoding: "utf8" });
+  const child = execa(file, [...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: false, reject: false, encoding: "utf8", env: options.env, extendEnv: false });
   const held = new Promise<void>((resolve, reject) => {
     let seen = "";
     let errText = "";

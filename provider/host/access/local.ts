@@ -2,6 +2,7 @@ import { constants as C, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "./access";
 import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, type FileInfo, type ReadOptions } from "./files";
+import { childEnv } from "./child-env";
 import { holdFlock, loadExeca } from "./flock";
 
 export { LockTimeoutError } from "./flock";
@@ -26,8 +27,8 @@ export class LocalHost implements HostAccess {
     const result = await execa(argv[0], argv.slice(1), {
       reject: false,
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      env: options.env ? { ...options.env } : undefined,
-      extendEnv: true,
+      env: childEnv(options.env),
+      extendEnv: false,
       stdin: "ignore",
       stripFinalNewline: false,
       encoding: "utf8",
@@ -149,6 +150,7 @@ export class LocalHost implements HostAccess {
     }
     return holdFlock("flock", ["--exclusive", lockPath, "cat"], lockPath, {
       timeoutMs: options.timeoutMs,
+      env: childEnv(),
       whyFailed: (r, errText) => (r.code === "ENOENT" ? "flock(1) from util-linux is not installed" : errText.trim() || `exit ${String(r.exitCode ?? r.signal)}`),
     });
   }

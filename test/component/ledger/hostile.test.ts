@@ -259,4 +259,78 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       }
     });
   });
+
+  describe("8: children get only the environment they need", () => {
+    const SECRET = "pfnvme-env-canary-7f3a";
+    let saved: NodeJS.ProcessEnv;
+    let sshd: Sshd;
+    before(async () => (sshd = await startSshd()));
+    after(async () => sshd?.stop());
+    beforeEach(() => {
+      saved = { ...process.env };
+      process.env.POWERFLEX_PASSWORD = SECRET;
+      process.env.AWS_SECRET_ACCESS_KEY = SECRET;
+    });
+    afterEach(() => {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    });
+
+    /** Wrappers first on PATH (and for nvme-cli) that write their environment to a file, then run the real program. */
+    function spy(names: readonly string[]): { bin: string; dumps: () => Map<string, string[]> } {
+      const bin = path.join(dir, "spybin");
+      const out = path.join(dir, "envs");
+      fs.mkdirSync(bin);
+      fs.mkdirSync(out);
+      for (const name of names) {
+        const real = name === "nvme" ? sim.settings.nvmeCli : execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
+        fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nenv > ${JSON.stringify(out)}/${name}.$$\nexec ${JSON.stringify(real)} "$@"\n`, { mode: 0o755 });
+      }
+      process.env.PATH = `${bin}:${process.env.PATH}`;
+      return {
+        bin,
+        dumps: () => {
+          const m = new Map<string, string[]>();
+          for (const f of fs.readdirSync(out)) m.set(f.split(".")[0]!, [...(m.get(f.split(".")[0]!) ?? []), fs.readFileSync(path.join(out, f), "utf8")]);
+          return m;
+        },
+      };
+    }
+
+    function assertClean(dumps: Map<string, string[]>, expected: readonly string[]): void {
+      assert.deepEqual([...dumps.keys()].sort(), [...expected].sort(), "every program ran through its spy");
+      for (const [name, envs] of dumps) {
+        for (const env of envs) {
+          assert.ok(!env.includes(SECRET), `${name} got a secret in its environment:\n${env}`);
+          assert.doesNotMatch(env, /^POWERFLEX_|^AWS_/m, name);
+          assert.match(env, /^PATH=/m, `${name} still finds programs`);
+        }
+      }
+    }
+
+    it("local: nvme, flock and cat see no POWERFLEX_PASSWORD or other secret of the provider", async () => {
+      const s = spy(["nvme", "flock", "cat"]);
+      const settings = { ...sim.settings, nvmeCli: path.join(s.bin, "nvme") };
+      const engine = NvmeEngine.on(new LocalHost(), settings);
+      await engine.attach("A", [SDT1]);
+      await engine.release("A", [SDT1]);
+      assertClean(s.dumps(), ["nvme", "flock", "cat"]);
+    });
+
+    it("ssh: the ssh client sees no secret either (nor SSH_AUTH_SOCK when the agent is not used)", async () => {
+      process.env.SSH_AUTH_SOCK = path.join(dir, "agent.sock");
+      const s = spy(["ssh"]);
+      const h = new SshHost({ host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, agent: false, sudo: false }, { privateKey: sshd.privateKey });
+      try {
+        assert.equal((await h.run(["true"])).exitCode, 0);
+        const unlock = await h.lock(path.join(dir, "ssh-lock"));
+        await unlock();
+      } finally {
+        await h.close();
+      }
+      const dumps = s.dumps();
+      assertClean(dumps, ["ssh"]);
+      for (const env of dumps.get("ssh")!) assert.doesNotMatch(env, /^SSH_AUTH_SOCK=/m);
+    });
+  });
 });

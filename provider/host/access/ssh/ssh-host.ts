@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
 import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, UnexpectedFileError, type FileInfo, type FileKind, type ReadOptions } from "../files";
+import { childEnv } from "../child-env";
 import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
 import { classifyConnectFailure, connectionLost, hostKeyMismatch, SshError, sudoFailure } from "./errors";
 import { hostKeyAlgorithms, parseHostKey, parseKeyscan } from "./host-key";
@@ -144,6 +145,11 @@ export class SshHost implements HostAccess {
     return path.join(this.workDir(), "ctl");
   }
 
+  /** The ssh client's environment: the agent's socket only when we log in through the agent. */
+  private env(): Record<string, string> {
+    return childEnv({}, this.target.agent ? ["SSH_AUTH_SOCK"] : []);
+  }
+
   /** Options every ssh invocation carries: no user config, strict host key, bounded waits. */
   private options(algorithms?: string): string[] {
     const o = (kv: string) => ["-o", kv];
@@ -190,6 +196,8 @@ export class SshHost implements HostAccess {
       timeout: (this.t.connectTimeoutS + 5) * 1000,
       encoding: "utf8",
       stdin: "ignore",
+      env: this.env(),
+      extendEnv: false,
     });
     if ((r as { code?: string }).code === "ENOENT") throw new SshError("no-ssh-client", "ssh-keyscan (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
     const keys = parseKeyscan(String(r.stdout ?? ""));
@@ -203,7 +211,7 @@ export class SshHost implements HostAccess {
   private connected(): Promise<void> {
     if (this.master && Date.now() - this.lastUse > (this.t.idleS * 1000) / 2) {
       // It may have closed itself while idle: ask the (local) control socket before trusting it.
-      const alive = spawnSync("ssh", ["-S", this.controlPath, "-O", "check", "--", ALIAS], { stdio: "ignore" }).status === 0;
+      const alive = spawnSync("ssh", ["-S", this.controlPath, "-O", "check", "--", ALIAS], { stdio: "ignore", env: this.env() }).status === 0;
       if (!alive) this.master = undefined;
     }
     if (!this.master) this.lastUse = Date.now(); // a master on its way is not idle
@@ -233,7 +241,7 @@ export class SshHost implements HostAccess {
       const r = await execa(
         "ssh",
         [...this.options(algorithms), ...auth, "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
-        { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000 },
+        { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000, env: this.env(), extendEnv: false },
       );
       if ((r as { code?: string }).code === "ENOENT") {
         throw new SshError("no-ssh-client", "the OpenSSH client (ssh) is not installed where the provider runs: apt-get install openssh-client");
@@ -273,6 +281,8 @@ export class SshHost implements HostAccess {
       timeout: options.timeoutMs,
       encoding: "utf8",
       stripFinalNewline: false,
+      env: this.env(),
+      extendEnv: false,
       ...(options.input !== undefined ? { input: options.input } : { stdin }),
     });
     this.lastUse = Date.now();
@@ -384,6 +394,7 @@ export class SshHost implements HostAccess {
     return holdFlock("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
       // The host's flock times out first; ours is the backstop for a connection that stalls.
       timeoutMs: options.timeoutMs === undefined ? undefined : options.timeoutMs + (this.t.connectTimeoutS + 5) * 1000,
+      env: this.env(),
       whyFailed: (r, stderr) => {
         this.lastUse = Date.now();
         if (r.exitCode === 75 && options.timeoutMs !== undefined) return new LockTimeoutError(lockPath, options.timeoutMs);
@@ -402,7 +413,7 @@ export class SshHost implements HostAccess {
 
   private closeSync(): void {
     if (!this.dir) return;
-    if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000 });
+    if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000, env: this.env() });
     this.master = undefined;
     fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
