@@ -370,6 +370,17 @@ export class NvmeEngine {
     return [...new Set(records.flatMap((r) => r.owners))].sort();
   }
 
+  /**
+   * `owner` stops holding the paths of these that have no controller (refresh drops them from its state,
+   * so no destroy will ever let go of them). Never disconnects: a path that is live again is left alone.
+   */
+  async forgetMissing(owner: string, paths: readonly PathIdentity[]): Promise<void> {
+    await this.store.transact(async (tx) => {
+      const observed = await this.scan(tx, paths);
+      for (const id of paths) if (controllersOf(observed, id).length === 0) removeOwner(tx.ledger, id, owner);
+    });
+  }
+
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
     const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);

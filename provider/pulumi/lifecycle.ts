@@ -244,6 +244,9 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const inputs = storedInputs(props ?? {});
     const host = attachmentHost(inputs, state.hostSettings);
     const seen = await host.engine.observe(id, state.paths.map(identityOf));
+    // What the state drops, the ledger drops too: else its owner holds the path forever (a ghost).
+    const missing = state.paths.filter((_, i) => seen[i].state === "missing" && seen[i].held).map(identityOf);
+    if (missing.length > 0) await host.engine.forgetMissing(id, missing);
     const paths: StatePath[] = [];
     state.paths.forEach((p, i) => {
       const o = seen[i];
