@@ -307,18 +307,20 @@ export class NvmeEngine {
 
   /**
    * Hold a volume mapping for `owner`. When another owner holds it already, only the owner is added;
-   * otherwise `map` runs (under the ledger lock) and says whether it mapped the volume or found it mapped.
+   * otherwise `map` says whether it mapped the volume or found it mapped. `map` is a PowerFlex call: it runs
+   * under the mapping's own lock, not the ledger's, so a slow gateway never stalls the host's other users.
    */
   async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">): Promise<"created" | "adopted"> {
-    return this.store.transact(async (tx) => {
-      const hold = tx.ledger.volumes[key];
+    return this.store.withObjectLock(`volume ${key}`, async () => {
       const origin = await map();
-      if (hold && hold.owners.length > 0) {
-        if (!hold.owners.includes(owner)) hold.owners.push(owner);
-      } else {
-        tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
-      }
-      await tx.save();
+      await this.store.transact(async (tx) => {
+        const hold = tx.ledger.volumes[key];
+        if (hold && hold.owners.length > 0) {
+          if (!hold.owners.includes(owner)) hold.owners.push(owner);
+        } else {
+          tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
+        }
+      });
       return origin;
     });
   }
@@ -331,22 +333,27 @@ export class NvmeEngine {
 
   /**
    * Let go of a volume mapping: `unmap` runs only when no owner is left and an owner made the mapping
-   * (never for one that was there before). Returns whether it ran.
+   * (never for one that was there before). Returns whether it ran. Like `map`, `unmap` runs under the
+   * mapping's own lock only; the hold is dropped after it succeeded (a failure keeps it: the next destroy retries).
    */
   async releaseVolume(owner: string, key: string, unmap: () => Promise<void>): Promise<boolean> {
-    return this.store.transact(async (tx) => {
-      const hold = tx.ledger.volumes[key];
-      if (!hold) return false;
-      const owners = hold.owners.filter((o) => o !== owner);
-      if (owners.length > 0) {
-        hold.owners = owners;
-        await tx.save();
-        return false;
-      }
-      if (hold.createdBy !== EXTERNAL) await unmap(); // a failure keeps the hold: the next destroy retries
-      delete tx.ledger.volumes[key];
-      await tx.save();
-      return hold.createdBy !== EXTERNAL;
+    return this.store.withObjectLock(`volume ${key}`, async () => {
+      const last = await this.store.transact(async (tx) => {
+        const hold = tx.ledger.volumes[key];
+        if (!hold) return undefined;
+        const owners = hold.owners.filter((o) => o !== owner);
+        if (owners.length > 0) {
+          hold.owners = owners;
+          return undefined;
+        }
+        return { createdBy: hold.createdBy };
+      });
+      if (!last) return false;
+      if (last.createdBy !== EXTERNAL) await unmap();
+      await this.store.transact(async (tx) => {
+        delete tx.ledger.volumes[key];
+      });
+      return last.createdBy !== EXTERNAL;
     });
   }
 

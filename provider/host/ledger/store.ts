@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as path from "node:path/posix";
 import type { HostAccess, HostSettings } from "../access/access";
 import { UnexpectedFileError } from "../access/files";
@@ -162,6 +163,24 @@ export class LedgerStore {
     const newer = tooNew(parsed.data);
     if (newer) throw refuse(newer, "Upgrade pulumi-powerflex-nvme in every stack and on every machine that manages this host");
     return parsed.data;
+  }
+
+  /**
+   * Run `fn` holding a host-wide lock of one object (e.g. a volume mapping), not the ledger's: slow work on
+   * it (a PowerFlex call) is ordered against other work on the same object while the ledger stays free.
+   * Its ledger changes go through {@link transact} inside `fn`.
+   */
+  async withObjectLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const file = path.join(this.home, `object-${createHash("sha256").update(name).digest("hex").slice(0, 16)}.lock`);
+    return serialize(`${this.host.description}\u0000${file}`, async () => {
+      await this.checkSafe();
+      const unlock = await this.host.lock(file, { timeoutMs: this.lockTimeoutMs });
+      try {
+        return await fn();
+      } finally {
+        await unlock();
+      }
+    });
   }
 
   /** Run `fn` holding the in-process queue and the host lock; save the ledger if it changed. */

@@ -333,4 +333,54 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       for (const env of dumps.get("ssh")!) assert.doesNotMatch(env, /^SSH_AUTH_SOCK=/m);
     });
   });
+
+  describe("9: the host lock is not held across PowerFlex calls", () => {
+    it("while one attachment's map call hangs, another process's attach and the same engine's release go through", async () => {
+      const engine = NvmeEngine.on(new LocalHost(), sim.settings);
+      let answer: (v: "created") => void = () => undefined;
+      let called: () => void = () => undefined;
+      const inMap = new Promise<void>((r) => (called = r));
+      const holding = engine.holdVolume("A", "h/v", () => {
+        called();
+        return new Promise((r) => (answer = r)); // a gateway that does not answer (yet)
+      });
+      await inMap;
+      // Another process on the host (flock is per process; a child takes it as `pulumi up` of another stack would).
+      const script = `require(${JSON.stringify(require.resolve("../../../provider/host/engine"))}).NvmeEngine.on(new (require(${JSON.stringify(require.resolve("../../../provider/host/access/local"))}).LocalHost)(), ${JSON.stringify(sim.settings)}).attach("B", [${JSON.stringify(SDT1)}]).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })`;
+      execFileSync(process.execPath, ["-e", script], { timeout: 20_000 });
+      await engine.release("B", [SDT1]); // and this process's own queue is free too
+      answer("created");
+      assert.equal(await holding, "created");
+      assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes["h/v"], { createdBy: "A", owners: ["A"] });
+    });
+
+    it("a second holder of the same mapping waits for the first's call, then joins it (no second map)", async () => {
+      const engine = NvmeEngine.on(new LocalHost(), sim.settings);
+      let answer: (v: "created") => void = () => undefined;
+      let called: () => void = () => undefined;
+      const inMap = new Promise<void>((r) => (called = r));
+      const maps: string[] = [];
+      const first = engine.holdVolume("A", "h/v", () => {
+        maps.push("A");
+        called();
+        return new Promise((r) => (answer = r));
+      });
+      await inMap;
+      const second = engine.holdVolume("B", "h/v", async () => {
+        maps.push("B");
+        return "adopted"; // it is mapped by then
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(maps, ["A"], "B waits on the mapping's lock");
+      answer("created");
+      assert.equal(await first, "created");
+      assert.equal(await second, "adopted");
+      assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes["h/v"], { createdBy: "A", owners: ["A", "B"] });
+      assert.equal(await engine.releaseVolume("A", "h/v", async () => assert.fail("B still holds it")), false);
+      let unmapped = 0;
+      assert.equal(await engine.releaseVolume("B", "h/v", async () => void unmapped++), true);
+      assert.equal(unmapped, 1);
+      assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes, {});
+    });
+  });
 });
