@@ -224,6 +224,11 @@ export class NvmeEngine {
       if (held.length >= minPaths) {
         const order = new Map(unique.map((d, i) => [identityKey(d), i]));
         held.sort((x, y) => order.get(identityKey(x.identity))! - order.get(identityKey(y.identity))!);
+        try {
+          await tx.save(); // the commit: what we made is ours only once the ledger says so
+        } catch (err) {
+          throw await this.undoUnrecorded(tx, made, err as Error);
+        }
         return { paths: held, failures };
       }
       const problems = await this.rollback(tx, owner, made, adoptedNow);
@@ -235,6 +240,25 @@ export class NvmeEngine {
         problems,
       );
     });
+  }
+
+  /**
+   * The ledger could not record what this attach made (a full disk): disconnect it again rather than leave
+   * orphans until the next run. Only controllers this call made, by their device; the intents on disk say
+   * the same, and the next locked operation drops them.
+   */
+  private async undoUnrecorded(tx: LedgerTransaction, made: readonly AttachedPath[], cause: Error): Promise<Error> {
+    const problems: string[] = [];
+    for (const m of made) {
+      try {
+        await this.deps.driver.disconnect(m.device, { identity: m.identity });
+        forget(tx.ledger, m.identity);
+      } catch (err) {
+        problems.push(`${describePath(m.identity)} (${m.device}): ${(err as Error).message}`);
+      }
+    }
+    const undo = made.length === 0 ? "nothing was connected" : problems.length === 0 ? `disconnected the ${made.length} controller(s) it made` : `could not disconnect ${problems.join("; ")}`;
+    return new AttachError(`${cause.message}; so the attach is undone: ${undo}`, [], problems);
   }
 
   /** Undo an attach: disconnect what it created, drop the ownership it took. Returns what could not be undone. */

@@ -112,14 +112,15 @@ export class LocalHost implements HostAccess {
     // O_EXCL|O_NOFOLLOW: a name planted in advance is never written through.
     const handle = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
-      await handle.writeFile(data, "utf8");
-      await handle.sync(); // the data must be on disk before the name points at it
-    } finally {
-      await handle.close();
-    }
-    try {
+      try {
+        await handle.writeFile(data, "utf8");
+        await handle.sync(); // the data must be on disk before the name points at it
+      } finally {
+        await handle.close();
+      }
       await fs.rename(tmp, file);
     } catch (err) {
+      // Any failure (a full disk most often): no half-written temporary file stays behind.
       await fs.rm(tmp, { force: true });
       throw err;
     }

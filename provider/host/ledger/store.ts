@@ -22,6 +22,19 @@ export class LedgerRefusedError extends Error {
   }
 }
 
+/** The ledger could not be written (a full disk most often): says which file, where, and what to do. */
+export class LedgerWriteError extends Error {
+  constructor(readonly file: string, readonly where: string, cause: unknown) {
+    const code = (cause as { code?: unknown }).code;
+    const advice =
+      code === "ENOSPC" || code === "EDQUOT" || /no space left|quota/i.test(String((cause as Error).message))
+        ? `The filesystem of ${path.dirname(file)} is full: free space there (\`df ${path.dirname(file)}\`), then run again`
+        : `Check that ${path.dirname(file)} is writable and its filesystem healthy, then run again`;
+    super(`could not write the ownership ledger ${file} on ${where}: ${(cause as Error).message}. ${advice}`, { cause });
+    this.name = "LedgerWriteError";
+  }
+}
+
 /** What to do about a ledger whose content is lost: only the operator knows whether anything is held. */
 const LOST =
   "The provider will not guess what it holds. Check the host with `powerflex-nvme status`: if no attachment " +
@@ -198,16 +211,27 @@ export class LedgerStore {
           save: async () => {
             stamp(ledger);
             const text = JSON.stringify(ledger, null, 2);
-            await this.host.writeFileAtomic(this.file, text + "\n");
+            await this.host.writeFileAtomic(this.file, text + "\n").catch((err: unknown) => {
+              throw new LedgerWriteError(this.file, this.host.description, err);
+            });
             saved = JSON.stringify(ledger);
           },
         };
+        let result: T;
         try {
-          return await fn(tx);
-        } finally {
-          // Also on failure: the ledger is changed only after the host changed, so it is the truth.
-          if (JSON.stringify(ledger) !== saved) await tx.save();
+          result = await fn(tx);
+        } catch (err) {
+          // Also on failure: the ledger is changed only after the host changed, so it is the truth. When it
+          // cannot be written either, the first error is the one to see; the write's is added to it.
+          if (JSON.stringify(ledger) !== saved) {
+            await tx.save().catch((saveErr: unknown) => {
+              if (err instanceof Error) err.message += ` (and then: ${(saveErr as Error).message})`;
+            });
+          }
+          throw err;
         }
+        if (JSON.stringify(ledger) !== saved) await tx.save();
+        return result;
       } finally {
         await unlock();
       }

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile, execFileSync } from "node:child_process";
 import { NvmeEngine } from "../../../provider/host/engine";
+import { NvmeCli } from "../../../provider/host/nvme/cli";
+import { readControllers } from "../../../provider/host/nvme/sysfs";
 import type { HostAccess } from "../../../provider/host/access/access";
 import { MAX_FILE_BYTES } from "../../../provider/host/access/files";
 import { LocalHost } from "../../../provider/host/access/local";
@@ -381,6 +383,58 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(await engine.releaseVolume("B", "h/v", async () => void unmapped++), true);
       assert.equal(unmapped, 1);
       assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes, {});
+    });
+  });
+
+  describe("5: a full disk", () => {
+    /** The kernel's answer to every write of a temporary ledger file while `full` is set (the real LocalHost above it). */
+    let full = false;
+    let restore: () => void = () => undefined;
+    beforeEach(async () => {
+      full = false;
+      const probe = await fs.promises.open(__filename, "r");
+      const proto = Object.getPrototypeOf(probe) as { writeFile: (...a: unknown[]) => Promise<void> };
+      await probe.close();
+      const original = proto.writeFile;
+      proto.writeFile = async function (this: unknown, ...args: unknown[]) {
+        if (full) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+        return original.apply(this, args);
+      };
+      restore = () => (proto.writeFile = original);
+    });
+    afterEach(() => restore());
+
+    it("the commit after connecting fails: the error names the ledger and the fix, the controllers made are disconnected, no temporary file stays", async () => {
+      const host = new LocalHost();
+      const cli = new NvmeCli(host, sim.settings);
+      // The disk fills up while nvme connects (after the intents were written).
+      const engine = new NvmeEngine({
+        host,
+        settings: sim.settings,
+        driver: { connect: async (id, o) => { const r = await cli.connect(id, o); full = true; return r; }, disconnect: (d, o) => cli.disconnect(d, o) },
+        readControllers: (only) => readControllers(host, sim.settings, only ?? {}),
+      });
+      const foreign = sim.addForeignController({ traddr: "10.0.0.9", subsysnqn: NQN });
+      await assert.rejects(engine.attach("A", [SDT1, SDT2]), (err: Error) => {
+        assert.equal(err.name, "AttachError");
+        assert.ok(err.message.includes(`could not write the ownership ledger ${ledgerFile} on local: ENOSPC: no space left on device, write`), err.message);
+        assert.match(err.message, new RegExp(`The filesystem of ${sim.settings.stateDir} is full: free space there \\(\`df ${sim.settings.stateDir}\`\\), then run again; so the attach is undone: disconnected the 2 controller\\(s\\) it made`));
+        return true;
+      });
+      assert.deepEqual(sim.controllers().map((c) => c.device), [foreign], "no orphan: only the foreign controller is left");
+      assert.deepEqual(fs.readdirSync(sim.settings.stateDir).filter((n) => n.endsWith(".tmp")), [], "no temporary ledger file left");
+
+      full = false; // space freed: the intents left on disk are dropped, and attach works
+      const again = await NvmeEngine.on(host, sim.settings).attach("A", [SDT1]);
+      assert.deepEqual(again.paths.map((p) => p.origin), ["created"]);
+      const ledger = JSON.parse(fs.readFileSync(ledgerFile, "utf8"));
+      assert.deepEqual(Object.values(ledger.paths as Record<string, { owners: string[]; pending?: unknown }>).map((r) => [r.owners, r.pending]), [[["A"], undefined]]);
+    });
+
+    it("any failed write of a temporary file removes it", async () => {
+      full = true;
+      await assert.rejects(new LocalHost().writeFileAtomic(path.join(dir, "x.json"), "{}"), /ENOSPC/);
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes("x.json")), []);
     });
   });
 });
