@@ -29,7 +29,14 @@ export interface RunOptions {
 }
 
 /** Releases a lock taken with {@link HostAccess.lock}. Idempotent. */
-export type Unlock = () => Promise<void>;
+export interface Unlock {
+  (): Promise<void>;
+  /**
+   * Why the lock is no longer held although we did not release it (its holder ended: over SSH, the
+   * connection dropped and the host released it), or undefined while it is held. Check before each write.
+   */
+  readonly lost: () => Error | undefined;
+}
 
 export interface HostAccess {
   /** Where this host is, for messages: `local`, `ssh root@host-a`, `simulated /tmp/x`. */

@@ -209,9 +209,13 @@ export class LedgerStore {
         const tx: LedgerTransaction = {
           ledger,
           save: async () => {
+            const lost = unlock.lost();
+            if (lost) throw lost;
             stamp(ledger);
             const text = JSON.stringify(ledger, null, 2);
             await this.host.writeFileAtomic(this.file, text + "\n").catch((err: unknown) => {
+              // A lost connection says what to do itself; the file's own failures get the file's advice.
+              if ((err as Error).name === "SshError") throw err;
               throw new LedgerWriteError(this.file, this.host.description, err);
             });
             saved = JSON.stringify(ledger);

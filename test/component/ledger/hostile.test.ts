@@ -9,6 +9,7 @@ import { readControllers } from "../../../provider/host/nvme/sysfs";
 import type { HostAccess } from "../../../provider/host/access/access";
 import { MAX_FILE_BYTES } from "../../../provider/host/access/files";
 import { LocalHost } from "../../../provider/host/access/local";
+import { LedgerStore } from "../../../provider/host/ledger/store";
 import { SshHost } from "../../../provider/host/access/ssh/ssh-host";
 import { repoRoot } from "../../support/paths";
 import { startSshd, type Sshd } from "../../support/sshd";
@@ -435,6 +436,62 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       full = true;
       await assert.rejects(new LocalHost().writeFileAtomic(path.join(dir, "x.json"), "{}"), /ENOSPC/);
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes("x.json")), []);
+    });
+  });
+
+  describe("7: SSH", () => {
+    let sshd: Sshd;
+    const opened: SshHost[] = [];
+    before(async () => (sshd = await startSshd()));
+    afterEach(async () => {
+      for (const h of opened.splice(0)) await h.close();
+    });
+    after(async () => sshd?.stop());
+    const open = () => {
+      const h = new SshHost({ host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, agent: false, sudo: false }, { privateKey: sshd.privateKey });
+      opened.push(h);
+      return h;
+    };
+    const logins = () => sshd.log().split("Accepted publickey").length - 1;
+
+    it("the connection that holds the host lock drops: the transaction stops, writes nothing more, and does not reconnect inside it", async () => {
+      const h = open();
+      const store = new LedgerStore(h, sim.settings);
+      await assert.rejects(
+        store.transact(async (tx) => {
+          tx.ledger.hosts["before"] = { nqn: "nqn.x" };
+          await tx.save();
+          const before = logins();
+          sshd.dropConnections(); // the host releases the lock with the connection
+          tx.ledger.hosts["after"] = { nqn: "nqn.y" };
+          await tx.save().finally(() => assert.equal(logins(), before, "no new connection inside the transaction"));
+        }),
+        /lost the host lock|connection .*lost.*host lock rode the lost connection/s,
+      );
+      assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).hosts), ["before"]);
+      // The next transaction connects again and works.
+      await store.transact(async (tx) => void (tx.ledger.hosts["next"] = { nqn: "nqn.z" }));
+      assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).hosts).sort(), ["before", "next"]);
+    });
+
+    it("a write whose data arrives cut short is not renamed into place", async () => {
+      const bin = path.join(dir, "cutbin");
+      fs.mkdirSync(bin);
+      const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+      // An ssh that loses all but 5 bytes of the written data on the way (only for the write command).
+      fs.writeFileSync(path.join(bin, "ssh"), `#!/bin/sh\ncase "$*" in *"not renamed"*) head -c 5 | ${real} "$@" ;; *) exec ${real} "$@" ;; esac\n`, { mode: 0o755 });
+      const target = path.join(dir, "w", "ledger.json");
+      fs.mkdirSync(path.dirname(target));
+      fs.writeFileSync(target, "old\n");
+      const saved = process.env.PATH;
+      process.env.PATH = `${bin}:${saved}`;
+      try {
+        await assert.rejects(open().writeFileAtomic(target, '{"version": 2, "paths": {}}\n'), /could not write .*ledger\.json: what arrived is not what was sent \(size or SHA-256 differs\); not renamed/);
+      } finally {
+        process.env.PATH = saved;
+      }
+      assert.equal(fs.readFileSync(target, "utf8"), "old\n");
+      assert.deepEqual(fs.readdirSync(path.dirname(target)), ["ledger.json"], "the temporary file is removed");
     });
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -69,11 +69,14 @@ while [ $# -gt 1 ]; do
 done`);
 
 /** Private new directories; noclobber (O_EXCL) so a name planted in advance is not written through; the directory synced after the rename. */
-const WRITE = script(`(umask 077 && mkdir -p -- "$1") && (umask 077 && set -C && cat > "$2") && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" && { sync -- "$1" 2>/dev/null || sync; } || { rm -f -- "$2"; return 1; }`);
+const WRITE = script(`(umask 077 && mkdir -p -- "$1") && (umask 077 && set -C && cat > "$2") && {
+  [ "$(wc -c < "$2")" -eq "$4" ] && [ "$(sha256sum < "$2" | cut -d ' ' -f 1)" = "$5" ] || { echo "what arrived is not what was sent (size or SHA-256 differs); not renamed" >&2; false; }
+} && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" && { sync -- "$1" 2>/dev/null || sync; } || { rm -f -- "$2"; return 1; }`);
 
 /** Fails with 97 when flock is missing: the one tool beyond nvme-cli and coreutils the host needs. */
 const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
-command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }`);
+command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }
+command -v sha256sum >/dev/null 2>&1 || { echo "sha256sum (coreutils) is not installed on the host" >&2; return 97; }`);
 
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
 const LOCK = `(umask 077 && mkdir -p -- "$1") || exit 1
@@ -85,6 +88,12 @@ exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
 const KIND_OF_STAT: Record<string, FileKind> = {
   directory: "directory", fifo: "fifo", socket: "socket", "character special file": "char-device", "block special file": "block-device",
 };
+
+/**
+ * A command rides the shared connection or fails: without a master, ssh would quietly open a connection of
+ * its own (through the agent it can log in), and a write meant to be under the host lock would run without it.
+ */
+const MUX_ONLY = ["-o", "ControlMaster=no", "-o", "ProxyCommand=false"];
 
 type ReadOp = "f" | "F" | "d" | "l" | "s";
 interface ReadRequest {
@@ -112,6 +121,8 @@ export class SshHost implements HostAccess {
   private pending: ReadRequest[] = [];
   private flushScheduled = false;
   private readonly t: Required<SshTuning>;
+  /** Host locks held through this connection: while any is, a lost connection is never replaced. */
+  private locksHeld = 0;
 
   constructor(
     readonly target: SshTarget,
@@ -276,7 +287,7 @@ export class SshHost implements HostAccess {
     const execa = await loadExeca();
     // A watched command needs our stdin open until it ends: its close is the remote kill switch.
     const stdin: "pipe" | "ignore" = options.watch ? "pipe" : "ignore";
-    const r = await execa("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], {
+    const r = await execa("ssh", [...this.options(), ...MUX_ONLY, "--", this.target.host, `exec ${commandLine(words)}`], {
       reject: false,
       timeout: options.timeoutMs,
       encoding: "utf8",
@@ -291,6 +302,10 @@ export class SshHost implements HostAccess {
     const m = EXIT_LINE.exec(stderr);
     if (m) return { exitCode: Number(m[1]), stdout, stderr: stderr.slice(0, m.index), timedOut: false };
     if (r.timedOut) return { exitCode: -1, stdout, stderr, timedOut: true };
+    if (stderr.includes("Control socket connect") && this.locksHeld > 0) {
+      // The host lock rode that connection, so it is gone too: reconnecting would act without it.
+      throw connectionLost(this.target, `${options.what} (the host lock rode the lost connection, so nothing more is done under it)`, stderr);
+    }
     if (stderr.includes("Control socket connect") && !retried) {
       // The shared connection closed between our check and this call: the command never started.
       this.master = undefined;
@@ -383,15 +398,31 @@ export class SshHost implements HostAccess {
     const dir = path.posix.dirname(file);
     const tmp = path.posix.join(dir, `.${path.posix.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
     await this.connected();
-    const r = await this.exec(WRITE, [dir, tmp, file], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
+    const bytes = Buffer.from(data, "utf8");
+    const sum = createHash("sha256").update(bytes).digest("hex");
+    const r = await this.exec(WRITE, [dir, tmp, file, String(bytes.length), sum], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
     if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
   }
 
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
     await this.connected();
+    const unlock = await this.holdLock(lockPath, options);
+    this.locksHeld++;
+    let counted = true;
+    const release = async () => {
+      if (counted) {
+        counted = false;
+        this.locksHeld--;
+      }
+      await unlock();
+    };
+    return Object.assign(release, { lost: unlock.lost });
+  }
+
+  private async holdLock(lockPath: string, options: { readonly timeoutMs?: number }): Promise<Unlock> {
     const waitS = options.timeoutMs === undefined ? 86_400 : Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const words = [...(this.target.sudo ? ["sudo", "-n", "--"] : []), "sh", "-c", LOCK, "pfnvme", path.posix.dirname(lockPath), lockPath, String(waitS)];
-    return holdFlock("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
+    return holdFlock("ssh", [...this.options(), ...MUX_ONLY, "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
       // The host's flock times out first; ours is the backstop for a connection that stalls.
       timeoutMs: options.timeoutMs === undefined ? undefined : options.timeoutMs + (this.t.connectTimeoutS + 5) * 1000,
       env: this.env(),
