@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { NvmeEngine } from "../../../provider/host/engine";
 import { NvmeCli } from "../../../provider/host/nvme/cli";
 import { readControllers } from "../../../provider/host/nvme/sysfs";
@@ -473,6 +473,34 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       await store.transact(async (tx) => void (tx.ledger.hosts["next"] = { nqn: "nqn.z" }));
       assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).hosts).sort(), ["before", "next"]);
     });
+
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      it(`a provider ended by ${signal} leaves no /tmp/pfssh-* directory and no ssh master`, async () => {
+        const tmp = path.join(dir, "tmp");
+        fs.mkdirSync(tmp);
+        const target = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, agent: false, sudo: false };
+        const script = `const { SshHost } = require(${JSON.stringify(require.resolve("../../../provider/host/access/ssh/ssh-host"))});
+          const h = new SshHost(${JSON.stringify(target)}, { privateKey: process.env.PFNVME_TEST_KEY });
+          h.run(["true"]).then(() => { console.log("ready"); setInterval(() => undefined, 1000); }, (e) => { console.error(e.message); process.exit(3); });`;
+        const child = spawn(process.execPath, ["-e", script], { env: { ...process.env, TMPDIR: tmp, PFNVME_TEST_KEY: sshd.privateKey }, stdio: ["ignore", "pipe", "pipe"] });
+        let err = "";
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_c, sig) => resolve(sig)));
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+          void exited.then(() => reject(new Error(`ended early: ${err}`)));
+        });
+        const work = fs.readdirSync(tmp).filter((n) => n.startsWith("pfssh-"));
+        assert.equal(work.length, 1, "the connection's directory exists while it runs");
+        const ctl = path.join(tmp, work[0]!, "ctl");
+        assert.ok(fs.existsSync(ctl), "the master's control socket");
+        child.kill(signal);
+        assert.equal(await exited, signal, "it still ends by the signal");
+        assert.deepEqual(fs.readdirSync(tmp), [], "no /tmp/pfssh-* left");
+        const masters = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(ctl) && !l.includes("ps -eo"));
+        assert.deepEqual(masters, [], "no ssh master left");
+      });
+    }
 
     it("a write whose data arrives cut short is not renamed into place", async () => {
       const bin = path.join(dir, "cutbin");

@@ -107,6 +107,20 @@ interface ReadRequest {
 const live = new Set<SshHost>();
 let exitHook = false;
 
+function closeAll(): void {
+  for (const h of live) h.closeSync();
+}
+
+/** Signals that end a provider by default: without this, /tmp/pfssh-* (and a key mid-handshake) and the master stayed. */
+const CLEANUP_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+/** Clean up, then let the signal do what it would have done (unless someone else handles it). */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  closeAll();
+  for (const s of CLEANUP_SIGNALS) process.off(s, onFatalSignal);
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
 /**
  * A remote Linux host reached with the OpenSSH client: one shared connection (ControlMaster) per host,
  * verified against the given host key, every command quoted for the remote shell and run under
@@ -144,9 +158,8 @@ export class SshHost implements HostAccess {
       live.add(this);
       if (!exitHook) {
         exitHook = true;
-        process.once("exit", () => {
-          for (const h of live) h.closeSync();
-        });
+        process.once("exit", closeAll);
+        for (const signal of CLEANUP_SIGNALS) process.once(signal, onFatalSignal);
       }
     }
     return this.dir;
@@ -442,7 +455,8 @@ export class SshHost implements HostAccess {
     this.closeSync();
   }
 
-  private closeSync(): void {
+  /** {@link close} without waiting: for exit and signal handlers. */
+  closeSync(): void {
     if (!this.dir) return;
     if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000, env: this.env() });
     this.master = undefined;
