@@ -502,6 +502,33 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       });
     }
 
+    it("the private key is never in a file, not even while the master logs in", async () => {
+      const tmp = path.join(dir, "tmp");
+      const out = path.join(dir, "out");
+      const bin = path.join(dir, "masterbin");
+      for (const d of [tmp, out, bin]) fs.mkdirSync(d);
+      const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+      // At the master's start (-M), look for the key in every file of the provider's temporary directory.
+      fs.writeFileSync(
+        path.join(bin, "ssh"),
+        `#!/bin/sh\ncase " $* " in *" -M "*) grep -rl "PRIVATE KEY" ${tmp} > ${out}/found 2>/dev/null; echo ran > ${out}/master ;; esac\nexec ${real} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const saved = { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR };
+      process.env.PATH = `${bin}:${saved.PATH}`;
+      process.env.TMPDIR = tmp;
+      try {
+        const h = open();
+        assert.equal((await h.run(["echo", "in"])).stdout, "in\n");
+      } finally {
+        process.env.PATH = saved.PATH;
+        if (saved.TMPDIR === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved.TMPDIR;
+      }
+      assert.equal(fs.readFileSync(path.join(out, "master"), "utf8"), "ran\n");
+      assert.equal(fs.readFileSync(path.join(out, "found"), "utf8"), "", "a file held the private key");
+    });
+
     it("a write whose data arrives cut short is not renamed into place", async () => {
       const bin = path.join(dir, "cutbin");
       fs.mkdirSync(bin);

@@ -122,6 +122,39 @@ function onFatalSignal(signal: NodeJS.Signals): void {
 }
 
 /**
+ * `ssh-agent -D` on a socket in our private work dir, given the key on stdin (`ssh-add -`), so the key is
+ * never in a file. Stopped once the master has logged in; a signal's cleanup removes the dir with its socket.
+ */
+async function startKeyAgent(dir: string, privateKey: string): Promise<{ socket: string; stop(): Promise<void> }> {
+  const execa = await loadExeca();
+  const socket = path.join(dir, "agent");
+  const env = childEnv();
+  const child = execa("ssh-agent", ["-D", "-a", socket], { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env, extendEnv: false });
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.catch(() => undefined);
+    fs.rmSync(socket, { force: true });
+  };
+  try {
+    for (let waited = 0; !fs.existsSync(socket); waited += 20) {
+      if (child.exitCode !== null || waited > 10_000) {
+        const r = await Promise.race([child, new Promise((res) => setTimeout(res, 1000))]) as { code?: string; stderr?: string } | undefined;
+        if (r?.code === "ENOENT") throw new SshError("no-ssh-client", "ssh-agent (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
+        throw new SshError("remote-failure", `could not start ssh-agent for the private key: ${String(r?.stderr ?? "no socket within 10 s").trim()}`);
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // OpenSSH refuses a key without a final newline.
+    const added = await execa("ssh-add", ["-q", "-"], { reject: false, input: privateKey.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"), env: { ...env, SSH_AUTH_SOCK: socket }, extendEnv: false, encoding: "utf8" });
+    if (added.exitCode !== 0) throw new SshError("remote-failure", `ssh-add refused hostAccess.ssh.privateKey: ${String(added.stderr ?? "").trim() || `exit ${String(added.exitCode)}`}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, stop };
+}
+
+/**
  * A remote Linux host reached with the OpenSSH client: one shared connection (ControlMaster) per host,
  * verified against the given host key, every command quoted for the remote shell and run under
  * `sudo -n` when the user is not root. The same {@link HostAccess} as the local machine, so the engine
@@ -175,7 +208,7 @@ export class SshHost implements HostAccess {
   }
 
   /** Options every ssh invocation carries: no user config, strict host key, bounded waits. */
-  private options(algorithms?: string): string[] {
+  private options(algorithms?: string, privateAgent?: string): string[] {
     const o = (kv: string) => ["-o", kv];
     const t = this.target;
     return [
@@ -194,7 +227,11 @@ export class SshHost implements HostAccess {
       ...o("PasswordAuthentication=no"),
       ...o("KbdInteractiveAuthentication=no"),
       ...o("PreferredAuthentications=publickey"),
-      ...(t.agent ? o("IdentityAgent=SSH_AUTH_SOCK") : [...o("IdentityAgent=none"), ...o("IdentitiesOnly=yes")]),
+      ...(privateAgent
+        ? o(`IdentityAgent=${privateAgent}`)
+        : t.agent
+          ? o("IdentityAgent=SSH_AUTH_SOCK")
+          : [...o("IdentityAgent=none"), ...o("IdentitiesOnly=yes")]),
       ...o("ControlPath=" + this.controlPath),
       "-p", String(t.port),
       "-l", t.user,
@@ -250,21 +287,16 @@ export class SshHost implements HostAccess {
     const dir = this.workDir();
     const { line, algorithms } = await this.knownHostsLine();
     fs.writeFileSync(path.join(dir, "known_hosts"), line, { mode: 0o600 });
-    const keyFile = path.join(dir, "id");
-    const auth: string[] = [];
-    if (this.credentials.privateKey) {
-      // OpenSSH refuses a key file without a final newline, or readable by others.
-      fs.writeFileSync(keyFile, this.credentials.privateKey.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"), { mode: 0o600 });
-      auth.push("-i", keyFile);
-    }
     const log = path.join(dir, "master.log");
+    // The key never touches the disk: an agent of this connection alone holds it while the master logs in.
+    const agent = this.credentials.privateKey ? await startKeyAgent(dir, this.credentials.privateKey) : undefined;
     try {
       const execa = await loadExeca();
       // -f: background once authenticated (so the exit status says whether we got in); output goes to a
       // file because the backgrounded master keeps its descriptors.
       const r = await execa(
         "ssh",
-        [...this.options(algorithms), ...auth, "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
+        [...this.options(algorithms, agent?.socket), "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
         { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000, env: this.env(), extendEnv: false },
       );
       if ((r as { code?: string }).code === "ENOENT") {
@@ -279,7 +311,7 @@ export class SshHost implements HostAccess {
         throw hostKeyMismatch(this.target, typeof key === "string" ? "(invalid)" : key.fingerprint, seen.map((k) => `${k.fingerprint} (${k.type})`));
       }
     } finally {
-      fs.rmSync(keyFile, { force: true }); // the master is authenticated; the key is not needed on disk again
+      await agent?.stop(); // the master is authenticated; the key is not needed again
     }
     this.lastUse = Date.now();
     const probe = await this.exec(PROBE, [], { timeoutMs: this.t.fileTimeoutMs, what: "the first command" });
