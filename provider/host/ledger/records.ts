@@ -55,6 +55,8 @@ export const ledgerSchema = z.looseObject({
   version: z.number().int().min(1),
   /** Releases whose ledger format is below this must not write the file. Absent before format 2. */
   minWriter: z.number().int().min(1).optional(),
+  /** Count of writes: a writer checks it is still the one it read (store.ts). Absent before format 2. */
+  generation: z.number().int().min(0).optional(),
   paths: z.record(z.string(), recordSchema),
   /** Key: `<host object id>/<volume id>`. Absent in ledgers written before volumes existed. */
   volumes: z.record(z.string(), volumeHoldSchema).default({}),

@@ -206,18 +206,31 @@ export class LedgerStore {
         await this.checkHome(true);
         const ledger = await this.parse(this.file);
         let saved = JSON.stringify(ledger);
+        let generation = ledger.generation ?? 0;
         const tx: LedgerTransaction = {
           ledger,
           save: async () => {
             const lost = unlock.lost();
             if (lost) throw lost;
+            // Behind the lock, a second guard: a write since ours means the lock was not ours (lost unnoticed).
+            const onDisk = (await this.parse(this.file)).generation ?? 0;
+            if (onDisk !== generation) {
+              throw new LedgerRefusedError(
+                this.file,
+                this.host.description,
+                `it changed under our host lock (generation ${onDisk}; we read ${generation}): another process wrote it, so the lock was not ours`,
+                "This operation wrote nothing more; run it again",
+              );
+            }
             stamp(ledger);
+            ledger.generation = generation + 1;
             const text = JSON.stringify(ledger, null, 2);
             await this.host.writeFileAtomic(this.file, text + "\n").catch((err: unknown) => {
               // A lost connection says what to do itself; the file's own failures get the file's advice.
               if ((err as Error).name === "SshError") throw err;
               throw new LedgerWriteError(this.file, this.host.description, err);
             });
+            generation += 1;
             saved = JSON.stringify(ledger);
           },
         };

@@ -529,6 +529,23 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(fs.readFileSync(path.join(out, "found"), "utf8"), "", "a file held the private key");
     });
 
+    it("a ledger written by someone else while we hold the lock (generation moved) is not overwritten", async () => {
+      const store = new LedgerStore(new LocalHost(), sim.settings);
+      await store.transact(async (tx) => void (tx.ledger.hosts["first"] = { nqn: "nqn.a" }));
+      assert.equal(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).generation, 1);
+      await assert.rejects(
+        store.transact(async (tx) => {
+          // As if our lock had gone unnoticed and another process took it and wrote.
+          const theirs = { ...JSON.parse(fs.readFileSync(ledgerFile, "utf8")), generation: 2, hosts: { theirs: { nqn: "nqn.b" } } };
+          fs.writeFileSync(ledgerFile, JSON.stringify(theirs));
+          tx.ledger.hosts["ours"] = { nqn: "nqn.c" };
+          await tx.save();
+        }),
+        /it changed under our host lock \(generation 2; we read 1\): another process wrote it, so the lock was not ours\. This operation wrote nothing more/,
+      );
+      assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).hosts), ["theirs"]);
+    });
+
     it("a write whose data arrives cut short is not renamed into place", async () => {
       const bin = path.join(dir, "cutbin");
       fs.mkdirSync(bin);
