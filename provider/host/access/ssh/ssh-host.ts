@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
@@ -121,6 +122,18 @@ function onFatalSignal(signal: NodeJS.Signals): void {
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
 
+/** Whether a Unix socket accepts a connection now. */
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.createConnection(socket);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
+
 /**
  * `ssh-agent -D` on a socket in our private work dir, given the key on stdin (`ssh-add -`), so the key is
  * never in a file. Stopped once the master has logged in; a signal's cleanup removes the dir with its socket.
@@ -136,7 +149,8 @@ async function startKeyAgent(dir: string, privateKey: string): Promise<{ socket:
     fs.rmSync(socket, { force: true });
   };
   try {
-    for (let waited = 0; !fs.existsSync(socket); waited += 20) {
+    // Listening, not only bound: the socket file exists a moment before the agent accepts on it.
+    for (let waited = 0; !(await accepts(socket)); waited += 20) {
       if (child.exitCode !== null || waited > 10_000) {
         const r = await Promise.race([child, new Promise((res) => setTimeout(res, 1000))]) as { code?: string; stderr?: string } | undefined;
         if (r?.code === "ENOENT") throw new SshError("no-ssh-client", "ssh-agent (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
