@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalHost } from "../host/access/local";
@@ -58,21 +59,40 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const out = (line = "") => process.stdout.write(`${line}\n`);
-  const world = await startWorld({ nvmeCliVersion: version as "2.11" });
+  // SIGINT/SIGTERM mid-story: stop waiting, then close the world (provider child, emulator, temporary
+  // directories) as on any other end. Without this, the default action left all three behind.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const interrupted = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  const starting = startWorld({ nvmeCliVersion: version as "2.11" });
+  let world: World | undefined;
   try {
-    const result = await story(world, out);
-    if (values.json) out(JSON.stringify(result));
-    const ok = result.foreignAfter === result.foreignBefore && result.leaked === 0 && result.secondPreviewChanges === 0 && result.providerBytes < 1024;
+    const finished = starting.then(async (w) => {
+      world = w;
+      return story(w, out);
+    });
+    finished.catch(() => undefined); // once interrupted, the story's failures are nobody's concern
+    const first = await Promise.race([finished, interrupted]);
+    if (typeof first === "string") {
+      process.stderr.write(`powerflex-nvme demo: stopped by ${first}; cleaned up\n`);
+      return 128 + os.constants.signals[first];
+    }
+    if (values.json) out(JSON.stringify(first));
+    const ok = first.foreignAfter === first.foreignBefore && first.leaked === 0 && first.secondPreviewChanges === 0 && first.providerBytes < 1024;
     return ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`powerflex-nvme demo: ${(err as Error).message}\n`);
-    const log = [...world.host.stderr].join("").trim();
+    const log = world ? [...world.host.stderr].join("").trim() : "";
     if (log) process.stderr.write(`provider process said:\n${log}\n`);
     return 1;
   } finally {
-    await world.close();
+    // A signal during start-up: the world is still coming; wait for it, then close it.
+    await (await starting.catch(() => undefined))?.close();
+    for (const signal of SIGNALS) process.off(signal, onSignal);
   }
 }
+
+const SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 interface DemoResult {
   steps: number;

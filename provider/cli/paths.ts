@@ -1,4 +1,4 @@
-import * as fs from "node:fs";
+import { LocalHost } from "../host/access/local";
 import { parseArgs } from "node:util";
 import { printable } from "../printable";
 import { rolesSchema } from "../pulumi/inputs";
@@ -96,7 +96,9 @@ export async function run(argv: string[]): Promise<number> {
   let caCert: string | undefined;
   if (values["ca-cert"] !== undefined) {
     try {
-      caCert = fs.readFileSync(values["ca-cert"], "utf8");
+      // A regular file of bounded size: --ca-cert /dev/zero or a FIFO must fail, not read forever.
+      caCert = await new LocalHost().readFile(values["ca-cert"]);
+      if (caCert === undefined) return usage(`cannot read --ca-cert ${values["ca-cert"]}: no such file`);
     } catch (err) {
       return usage(`cannot read --ca-cert ${values["ca-cert"]}: ${(err as Error).message}`);
     }

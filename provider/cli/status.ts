@@ -6,7 +6,8 @@ import { hostSettings, type HostAccess, type HostSettings } from "../host/access
 import { hostAccessFor } from "../host/access/for-settings";
 import { hostAccessSchema, sshSchema } from "../pulumi/inputs";
 import { EXTERNAL } from "../host/ledger/records";
-import { LedgerStore } from "../host/ledger/store";
+import { emptyLedger } from "../host/ledger/records";
+import { LedgerRefusedError, LedgerStore } from "../host/ledger/store";
 import { describePath } from "../host/nvme/identity";
 import { readControllers } from "../host/nvme/sysfs";
 import { hostStatus, type ControllerStatus, type HostStatus } from "../host/status";
@@ -25,7 +26,8 @@ never touched. Only reads: it takes no lock and changes nothing.
 
   --json               the last line of stdout is one JSON object:
                        {"controllers":[{"device","transport","traddr","trsvcid","subsysnqn","hostnqn",
-                        "state","owners":[...],"createdBy": string|null}]}
+                        "state","owners":[...],"createdBy": string|null}],
+                        "ledgerRefused"?: why the ledger could not be trusted (then exit 1)}
   --sysfs-root DIR     root of sysfs (default /sys)
   --state-dir DIR      ledger directory (default /run/pulumi-powerflex-nvme)
   --etc-nvme-dir DIR   where hostnqn lives, to mark this host's own NQN (default /etc/nvme)
@@ -135,23 +137,30 @@ async function show(host: HostAccess, settings: HostSettings, json: boolean, fai
   if (root === undefined) return fail(`--sysfs-root ${JSON.stringify(settings.sysfsRoot)}: no such directory`, 2);
 
   let status: HostStatus;
+  // A ledger the provider refuses is shown, not hidden behind an error: the controllers still list, and why.
+  let refused: string | undefined;
   try {
     // No lock: the ledger is written by atomic rename, so a plain read is a consistent snapshot.
     const [observed, ledger] = await Promise.all([
       readControllers(host, settings, { namespaces: false }),
-      new LedgerStore(host, settings).read(),
+      new LedgerStore(host, settings).read().catch((err: unknown) => {
+        if (!(err instanceof LedgerRefusedError)) throw err;
+        refused = err.message;
+        return emptyLedger();
+      }),
     ]);
     status = hostStatus(observed, ledger);
   } catch (err) {
     return fail((err as Error).message, 1);
   }
   if (json) {
-    process.stdout.write(JSON.stringify({ controllers: status.controllers.map(jsonOf) }) + "\n");
-    return 0;
+    process.stdout.write(JSON.stringify({ controllers: status.controllers.map(jsonOf), ...(refused ? { ledgerRefused: refused } : {}) }) + "\n");
+  } else {
+    const ownNqn = (await host.readFile(path.posix.join(settings.etcNvmeDir, "hostnqn")))?.trim() || undefined;
+    process.stdout.write(report(status, settings, ownNqn, refused));
   }
-  const ownNqn = (await host.readFile(path.posix.join(settings.etcNvmeDir, "hostnqn")))?.trim() || undefined;
-  process.stdout.write(report(status, settings, ownNqn));
-  return 0;
+  if (refused) process.stderr.write(`powerflex-nvme status: ${refused}\n`);
+  return refused ? 1 : 0;
 }
 
 /** Exactly the documented fields, in order. */
@@ -160,7 +169,8 @@ function jsonOf(c: ControllerStatus) {
   return { device, transport, traddr, trsvcid, subsysnqn, hostnqn, state, owners, createdBy };
 }
 
-function ownership(c: ControllerStatus): string {
+function ownership(c: ControllerStatus, refused: boolean): string {
+  if (refused) return "unknown: the ledger was refused";
   if (c.connecting !== undefined && c.owners.length === 0) return `being connected by ${c.connecting}`;
   if (c.createdBy === null) return "foreign (never touched)";
   if (c.owners.length === 0) return `created by ${c.createdBy}, whose operation was cut short; held by nobody (the next attach adopts it)`;
@@ -174,7 +184,7 @@ function table(raw: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined): string {
+function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined, refused: string | undefined): string {
   const lines = [
     ...(settings.ssh ? [`remote host ${settings.ssh.user}@${settings.ssh.host}:${settings.ssh.port} (over SSH)`] : []),
     `host NQN ${ownNqn !== undefined ? printable(ownNqn) : `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
@@ -188,7 +198,7 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
       ...table([
         ["DEVICE", "TRANSPORT", "ADDRESS", "STATE", "SUBSYSTEM NQN", "HOST NQN", "OWNERSHIP"],
         ...status.controllers.map((c) => [
-          c.device, c.transport, addr(c), c.state, c.subsysnqn, c.hostnqn === ownNqn ? "(this host)" : c.hostnqn, ownership(c),
+          c.device, c.transport, addr(c), c.state, c.subsysnqn, c.hostnqn === ownNqn ? "(this host)" : c.hostnqn, ownership(c, refused !== undefined),
         ]),
       ]),
     );
@@ -210,5 +220,6 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
       lines.push(printable(`  ${v.key}: ${v.createdBy === EXTERNAL ? "was mapped before us" : `mapped by ${v.createdBy}`}; held by ${v.owners.join(", ")}`));
     }
   }
+  if (refused) lines.push("", `LEDGER REFUSED: ${refused}`);
   return lines.join("\n") + "\n";
 }

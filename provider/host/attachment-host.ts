@@ -42,14 +42,16 @@ export function sshTargetOf(ssh: SshInputs): SshTarget {
 /**
  * Settings from the `hostAccess` input, or as stored in state (`stored` wins: it is what we connected
  * with). The way in to the same remote machine (user, host key, sudo) may change without a replace, so
- * it comes from the inputs when they name the stored machine.
+ * it comes from the inputs when they name the stored machine; so does `stateDir`, the host's one ledger
+ * location (ledger/home.ts), which is no new attachment either: the store refuses a second location.
  */
 export function settingsFor(inputs: Pick<Inputs, "hostAccess">, stored?: HostSettings): HostSettings {
   const { ssh, ...paths } = inputs.hostAccess ?? {};
   const given = hostSettings({ ...paths, ...(ssh ? { ssh: sshTargetOf(ssh) } : {}) });
   if (!stored) return given;
   const kept = hostSettings(stored);
-  return given.ssh && sameMachine(given.ssh, kept.ssh) ? { ...kept, ssh: given.ssh } : kept;
+  if (!sameMachine(given.ssh, kept.ssh)) return kept;
+  return { ...kept, stateDir: given.stateDir, ...(given.ssh ? { ssh: given.ssh } : {}) };
 }
 
 export function attachmentHost(inputs: Pick<Inputs, "hostAccess">, stored?: HostSettings): AttachmentHost {

@@ -233,6 +233,11 @@ export class NvmeEngine {
       if (held.length >= minPaths) {
         const order = new Map(unique.map((d, i) => [identityKey(d), i]));
         held.sort((x, y) => order.get(identityKey(x.identity))! - order.get(identityKey(y.identity))!);
+        try {
+          await tx.save(); // the commit: what we made is ours only once the ledger says so
+        } catch (err) {
+          throw await this.undoUnrecorded(tx, made, err as Error);
+        }
         return { paths: held, failures };
       }
       const problems = await this.rollback(tx, owner, made, adoptedNow);
@@ -278,6 +283,25 @@ export class NvmeEngine {
       }
     }
     return notes.length === 0 ? "" : ` This attempt had connected before it could tell: ${notes.join("; ")}.`;
+  }
+
+  /**
+   * The ledger could not record what this attach made (a full disk): disconnect it again rather than leave
+   * orphans until the next run. Only controllers this call made, by their device; the intents on disk say
+   * the same, and the next locked operation drops them.
+   */
+  private async undoUnrecorded(tx: LedgerTransaction, made: readonly AttachedPath[], cause: Error): Promise<Error> {
+    const problems: string[] = [];
+    for (const m of made) {
+      try {
+        await this.deps.driver.disconnect(m.device, { identity: m.identity });
+        forget(tx.ledger, m.identity);
+      } catch (err) {
+        problems.push(`${describePath(m.identity)} (${m.device}): ${(err as Error).message}`);
+      }
+    }
+    const undo = made.length === 0 ? "nothing was connected" : problems.length === 0 ? `disconnected the ${made.length} controller(s) it made` : `could not disconnect ${problems.join("; ")}`;
+    return new AttachError(`${cause.message}; so the attach is undone: ${undo}`, [], problems);
   }
 
   /** Undo an attach: disconnect what it created, drop the ownership it took. Returns what could not be undone. */
@@ -350,18 +374,20 @@ export class NvmeEngine {
 
   /**
    * Hold a volume mapping for `owner`. When another owner holds it already, only the owner is added;
-   * otherwise `map` runs (under the ledger lock) and says whether it mapped the volume or found it mapped.
+   * otherwise `map` says whether it mapped the volume or found it mapped. `map` is a PowerFlex call: it runs
+   * under the mapping's own lock, not the ledger's, so a slow gateway never stalls the host's other users.
    */
   async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">): Promise<"created" | "adopted"> {
-    return this.store.transact(async (tx) => {
-      const hold = tx.ledger.volumes[key];
+    return this.store.withObjectLock(`volume ${key}`, async () => {
       const origin = await map();
-      if (hold && hold.owners.length > 0) {
-        if (!hold.owners.includes(owner)) hold.owners.push(owner);
-      } else {
-        tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
-      }
-      await tx.save();
+      await this.store.transact(async (tx) => {
+        const hold = tx.ledger.volumes[key];
+        if (hold && hold.owners.length > 0) {
+          if (!hold.owners.includes(owner)) hold.owners.push(owner);
+        } else {
+          tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
+        }
+      });
       return origin;
     });
   }
@@ -374,22 +400,27 @@ export class NvmeEngine {
 
   /**
    * Let go of a volume mapping: `unmap` runs only when no owner is left and an owner made the mapping
-   * (never for one that was there before). Returns whether it ran.
+   * (never for one that was there before). Returns whether it ran. Like `map`, `unmap` runs under the
+   * mapping's own lock only; the hold is dropped after it succeeded (a failure keeps it: the next destroy retries).
    */
   async releaseVolume(owner: string, key: string, unmap: () => Promise<void>): Promise<boolean> {
-    return this.store.transact(async (tx) => {
-      const hold = tx.ledger.volumes[key];
-      if (!hold) return false;
-      const owners = hold.owners.filter((o) => o !== owner);
-      if (owners.length > 0) {
-        hold.owners = owners;
-        await tx.save();
-        return false;
-      }
-      if (hold.createdBy !== EXTERNAL) await unmap(); // a failure keeps the hold: the next destroy retries
-      delete tx.ledger.volumes[key];
-      await tx.save();
-      return hold.createdBy !== EXTERNAL;
+    return this.store.withObjectLock(`volume ${key}`, async () => {
+      const last = await this.store.transact(async (tx) => {
+        const hold = tx.ledger.volumes[key];
+        if (!hold) return undefined;
+        const owners = hold.owners.filter((o) => o !== owner);
+        if (owners.length > 0) {
+          hold.owners = owners;
+          return undefined;
+        }
+        return { createdBy: hold.createdBy };
+      });
+      if (!last) return false;
+      if (last.createdBy !== EXTERNAL) await unmap();
+      await this.store.transact(async (tx) => {
+        delete tx.ledger.volumes[key];
+      });
+      return last.createdBy !== EXTERNAL;
     });
   }
 
@@ -418,6 +449,17 @@ export class NvmeEngine {
     const ledger = await this.store.read();
     const ids = new Map(Object.values(ledger.paths).map((r) => [r.identity.hostnqn, r.identity.hostid]));
     return [...ids].map(([hostnqn, hostid]) => ({ hostnqn, hostid }));
+  }
+
+  /**
+   * `owner` stops holding the paths of these that have no controller (refresh drops them from its state,
+   * so no destroy will ever let go of them). Never disconnects: a path that is live again is left alone.
+   */
+  async forgetMissing(owner: string, paths: readonly PathIdentity[]): Promise<void> {
+    await this.store.transact(async (tx) => {
+      const observed = await this.scan(tx, paths);
+      for (const id of paths) if (controllersOf(observed, id).length === 0) removeOwner(tx.ledger, id, owner);
+    });
   }
 
   /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */

@@ -123,10 +123,13 @@ async function releaseHostObject(host: AttachmentHost, gw: () => Gateway, hostOb
   await host.engine.markRegisteredHost(hostObjectId, hostNqn, false);
 }
 
-/** Same paths on the same machine: another way in to it (user, host key, sudo) is no new attachment. */
+/**
+ * Same paths on the same machine: another way in to it (user, host key, sudo) is no new attachment, and
+ * neither is another `stateDir` (where the host's one ledger is; the store refuses a second one).
+ */
 function sameHost(a: HostSettings, b: HostSettings): boolean {
-  const { ssh: sa, ...pa } = a;
-  const { ssh: sb, ...pb } = b;
+  const { ssh: sa, stateDir: _a, ...pa } = a;
+  const { ssh: sb, stateDir: _b, ...pb } = b;
   return isDeepStrictEqual(pa, pb) && sameMachine(sa, sb);
 }
 
@@ -252,6 +255,9 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const inputs = storedInputs(props ?? {});
     const host = attachmentHost(inputs, state.hostSettings);
     const seen = await host.engine.observe(id, state.paths.map(identityOf));
+    // What the state drops, the ledger drops too: else its owner holds the path forever (a ghost).
+    const missing = state.paths.filter((_, i) => seen[i].state === "missing" && seen[i].held).map(identityOf);
+    if (missing.length > 0) await host.engine.forgetMissing(id, missing);
     const paths: StatePath[] = [];
     state.paths.forEach((p, i) => {
       const o = seen[i];

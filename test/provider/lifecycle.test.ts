@@ -366,7 +366,8 @@ describe("state written by schemaVersion 1 (test/fixtures/state-v1.json)", funct
       for (const p of fixture.outputs.paths) {
         execFileSync(w.sim.settings.nvmeCli, ["connect", "-t", "tcp", "-a", p.traddr, "-s", String(p.trsvcid), "-n", p.subsysnqn, "-q", p.hostnqn, "-I", p.hostid]);
       }
-      fs.writeFileSync(path.join(w.sim.settings.stateDir, "ledger.json"), JSON.stringify(fixture.ledger));
+      // Where version 1 kept it: the state dir its state names (the simulated host's /run then).
+      fs.writeFileSync(path.join(fixture.outputs.hostSettings.stateDir, "ledger.json"), JSON.stringify(fixture.ledger));
       w.emulator.state.addHost({ id: fixture.outputs.hostObjectId, nqn: fixture.outputs.hostNqn, name: "v1-host" });
 
       const urn = urnOf("this-host");

@@ -38,7 +38,7 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
 
   it("an orphan an interrupted attempt made is ours (createdBy set, no owners), not foreign", () => {
     const ledger = emptyLedger();
-    ledger.paths[identityKey(id("10.0.0.3"))] = { identity: id("10.0.0.3"), createdBy: "A", owners: [], device: "nvme3" };
+    ledger.paths[identityKey(id("10.0.0.3"))] = { identity: { ...id("10.0.0.3") }, createdBy: "A", owners: [], device: "nvme3" };
     const s = hostStatus([ctrl("nvme3", id("10.0.0.3"))], ledger);
     assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], "A"]);
   });

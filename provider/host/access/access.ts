@@ -1,3 +1,4 @@
+import type { FileInfo, ReadOptions } from "./files";
 import type { SshTarget } from "./ssh/target";
 
 /**
@@ -28,23 +29,36 @@ export interface RunOptions {
 }
 
 /** Releases a lock taken with {@link HostAccess.lock}. Idempotent. */
-export type Unlock = () => Promise<void>;
+export interface Unlock {
+  (): Promise<void>;
+  /**
+   * Why the lock is no longer held although we did not release it (its holder ended: over SSH, the
+   * connection dropped and the host released it), or undefined while it is held. Check before each write.
+   */
+  readonly lost: () => Error | undefined;
+}
 
 export interface HostAccess {
   /** Where this host is, for messages: `local`, `ssh root@host-a`, `simulated /tmp/x`. */
   readonly description: string;
   /** Run argv[0] with argv[1..] as arguments. Never through a shell. */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** Whole file as UTF-8, or undefined when it does not exist. */
-  readFile(path: string): Promise<string | undefined>;
+  /**
+   * Whole file as UTF-8, or undefined when it does not exist. Refuses anything but a regular file of at
+   * most {@link MAX_FILE_BYTES} bytes, and with `noFollow` a symbolic link at the path (files.ts).
+   */
+  readFile(path: string, options?: ReadOptions): Promise<string | undefined>;
+  /** What is at the path (lstat: a link is not followed) and who we act as, or undefined when nothing is. */
+  inspect(path: string): Promise<FileInfo | undefined>;
   /** Entry names of a directory, or undefined when it does not exist. */
   readDir(path: string): Promise<string[] | undefined>;
   /** Target of a symbolic link, or undefined when it is not one or does not exist. */
   readLink(path: string): Promise<string | undefined>;
-  /** Write a file atomically (temp file + rename), creating parent directories. */
+  /** Write a file atomically (temp file + rename), creating missing parent directories private (0700). */
   writeFileAtomic(path: string, data: string): Promise<void>;
   /**
-   * Take a host-wide exclusive lock on `path` (a file on the host; created when missing). Held until the
+   * Take a host-wide exclusive lock on `path` (a regular file on the host, never a symbolic link; created
+   * when missing, in private directories). Held until the
    * returned function is called or the process dies (the kernel drops it: flock semantics), so a crashed
    * provider never leaves the host locked.
    */

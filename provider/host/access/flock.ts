@@ -12,6 +12,14 @@ export function loadExeca(): Promise<Execa> {
 /** The line we push through `flock … cat`: when it comes back, flock has the lock and has exec'd cat. */
 const LOCK_PROBE = "locked\n";
 
+/** The host lock went while we held it (its holder process ended): nothing more may be written under it. */
+export class LockLostError extends Error {
+  constructor(readonly lockPath: string, why: string) {
+    super(`lost the host lock ${lockPath} while holding it (${why}): another process may hold it now, so this operation stops without writing more. Run it again`);
+    this.name = "LockLostError";
+  }
+}
+
 /** Thrown when a host lock could not be taken in time. */
 export class LockTimeoutError extends Error {
   constructor(readonly lockPath: string, readonly timeoutMs: number) {
@@ -33,10 +41,15 @@ export async function holdFlock(
   file: string,
   args: readonly string[],
   lockPath: string,
-  options: { readonly timeoutMs?: number; readonly whyFailed: (r: { code?: string; exitCode?: number; signal?: string }, stderr: string) => string | Error },
+  options: {
+    readonly timeoutMs?: number;
+    /** The child's whole environment (child-env.ts): never the provider's. */
+    readonly env: Readonly<Record<string, string>>;
+    readonly whyFailed: (r: { code?: string; exitCode?: number; signal?: string }, stderr: string) => string | Error;
+  },
 ): Promise<Unlock> {
   const execa = await loadExeca();
-  const child = execa(file, [...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: false, reject: false, encoding: "utf8" });
+  const child = execa(file, [...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: false, reject: false, encoding: "utf8", env: options.env, extendEnv: false });
   const held = new Promise<void>((resolve, reject) => {
     let seen = "";
     let errText = "";
@@ -73,11 +86,16 @@ export async function holdFlock(
     if (timer) clearTimeout(timer);
   }
   let released: Promise<void> | undefined;
-  return () => {
+  let lost: Error | undefined;
+  void child.then((r) => {
+    if (!released) lost = new LockLostError(lockPath, `its holder ended: exit ${String((r as { exitCode?: number }).exitCode ?? (r as { signal?: string }).signal)}`);
+  });
+  const unlock = () => {
     released ??= (async () => {
       child.stdin?.end(); // cat sees EOF and exits; flock then exits and the descriptor (the lock) goes
       await child.catch(() => undefined);
     })();
     return released;
   };
+  return Object.assign(unlock, { lost: () => lost });
 }

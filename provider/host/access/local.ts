@@ -1,6 +1,8 @@
-import { promises as fs } from "node:fs";
+import { constants as C, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "./access";
+import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, type FileInfo, type ReadOptions } from "./files";
+import { childEnv } from "./child-env";
 import { holdFlock, loadExeca } from "./flock";
 
 export { LockTimeoutError } from "./flock";
@@ -25,8 +27,8 @@ export class LocalHost implements HostAccess {
     const result = await execa(argv[0], argv.slice(1), {
       reject: false,
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      env: options.env ? { ...options.env } : undefined,
-      extendEnv: true,
+      env: childEnv(options.env),
+      extendEnv: false,
       stdin: "ignore",
       stripFinalNewline: false,
       encoding: "utf8",
@@ -44,9 +46,40 @@ export class LocalHost implements HostAccess {
     };
   }
 
-  async readFile(file: string): Promise<string | undefined> {
+  async readFile(file: string, options: ReadOptions = {}): Promise<string | undefined> {
+    let handle: fs.FileHandle;
     try {
-      return await fs.readFile(file, "utf8");
+      // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below refuses it.
+      handle = await fs.open(file, C.O_RDONLY | C.O_NONBLOCK | (options.noFollow ? C.O_NOFOLLOW : 0));
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
+      if (options.noFollow && isErrno(err, "ELOOP")) throw symlinkRefused(file);
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw notRegular(file, kindOfMode(st.mode));
+      // procfs reports size 0, so the bound is on what we read, not on st.size.
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const chunk = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+        if (total > MAX_FILE_BYTES) throw tooLarge(file);
+        chunks.push(chunk.subarray(0, bytesRead));
+      }
+      return Buffer.concat(chunks).toString("utf8");
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async inspect(file: string): Promise<FileInfo | undefined> {
+    try {
+      const st = await fs.lstat(file);
+      return { kind: kindOfMode(st.mode), uid: st.uid, mode: st.mode & 0o7777, actorUid: process.geteuid?.() ?? st.uid };
     } catch (err) {
       if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
       throw err;
@@ -73,29 +106,52 @@ export class LocalHost implements HostAccess {
 
   async writeFileAtomic(file: string, data: string): Promise<void> {
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // Same directory, so the rename is atomic (one filesystem); unique name, so parallel writers don't clash.
     const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-    const handle = await fs.open(tmp, "w", 0o600);
+    // O_EXCL|O_NOFOLLOW: a name planted in advance is never written through.
+    const handle = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
-      await handle.writeFile(data, "utf8");
-      await handle.sync(); // the data must be on disk before the name points at it
-    } finally {
-      await handle.close();
-    }
-    try {
+      try {
+        await handle.writeFile(data, "utf8");
+        await handle.sync(); // the data must be on disk before the name points at it
+      } finally {
+        await handle.close();
+      }
       await fs.rename(tmp, file);
     } catch (err) {
+      // Any failure (a full disk most often): no half-written temporary file stays behind.
       await fs.rm(tmp, { force: true });
       throw err;
+    }
+    // The rename itself is durable only once the directory is on disk.
+    const dirHandle = await fs.open(dir, C.O_RDONLY | C.O_DIRECTORY);
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
     }
   }
 
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
-    await fs.mkdir(path.dirname(lockPath), { recursive: true });
-    await (await fs.open(lockPath, "a", 0o600)).close();
+    await fs.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+    // flock(1) opens the path itself; first make sure it is our regular file, not a planted link or FIFO.
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(lockPath, C.O_RDONLY | C.O_CREAT | C.O_NOFOLLOW | C.O_NONBLOCK, 0o600);
+    } catch (err) {
+      if (isErrno(err, "ELOOP")) throw symlinkRefused(lockPath);
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw notRegular(lockPath, kindOfMode(st.mode));
+    } finally {
+      await handle.close();
+    }
     return holdFlock("flock", ["--exclusive", lockPath, "cat"], lockPath, {
       timeoutMs: options.timeoutMs,
+      env: childEnv(),
       whyFailed: (r, errText) => (r.code === "ENOENT" ? "flock(1) from util-linux is not installed" : errText.trim() || `exit ${String(r.exitCode ?? r.signal)}`),
     });
   }

@@ -1,16 +1,20 @@
 import { z } from "zod";
 import { identityKey, type PathIdentity } from "../nvme/identity";
+import { LEDGER_FORMAT } from "./format";
 
 /**
  * The host-wide ownership ledger: who holds each path, and who made its controller. It lives on the
  * host (not in Pulumi state) because several resources, stacks and processes share one host's controllers.
- * This file is pure data: reading, writing and locking are in store.ts.
+ * This file is pure data: reading, writing and locking are in store.ts, versions in format.ts.
+ *
+ * Every object is loose: keys a newer release added survive our rewrite, so an older writer never erases
+ * what it does not know (a dropped `volumes` once left a volume mapped after a "successful" destroy).
  */
 
 /** `createdBy` for a controller that was already there before any ledger owner: never ours to cut. */
 export const EXTERNAL = "external";
 
-const identitySchema = z.object({
+const identitySchema = z.looseObject({
   transport: z.literal("tcp"),
   traddr: z.string(),
   trsvcid: z.number().int(),
@@ -21,7 +25,7 @@ const identitySchema = z.object({
   hostIface: z.string().optional(),
 });
 
-const recordSchema = z.object({
+const recordSchema = z.looseObject({
   identity: identitySchema,
   /** Owner id that made the controller, or {@link EXTERNAL}. */
   createdBy: z.string(),
@@ -33,21 +37,26 @@ const recordSchema = z.object({
    * Written before `nvme connect` so that a crash leaves a truthful record: the next locked operation
    * finds the controller (then `pending.owner` made it) or not (then the intent is dropped).
    */
-  pending: z.object({ owner: z.string(), since: z.string() }).optional(),
+  pending: z.looseObject({ owner: z.string(), since: z.string() }).optional(),
 });
 
 /**
  * A volume mapping to a host object, held by attachments on this host: the mapping is ref-counted like a
  * controller, so one attachment's destroy never unmaps a volume another one still uses.
  */
-const volumeHoldSchema = z.object({
+const volumeHoldSchema = z.looseObject({
   /** Owner id that made the mapping, or {@link EXTERNAL} when it existed before any owner. */
   createdBy: z.string(),
   owners: z.array(z.string()),
 });
 
-export const ledgerSchema = z.object({
-  version: z.literal(1),
+export const ledgerSchema = z.looseObject({
+  /** Ledger format of the newest release that wrote it (format.ts). Releases before format 2 read only 1. */
+  version: z.number().int().min(1),
+  /** Releases whose ledger format is below this must not write the file. Absent before format 2. */
+  minWriter: z.number().int().min(1).optional(),
+  /** Count of writes: a writer checks it is still the one it read (store.ts). Absent before format 2. */
+  generation: z.number().int().min(0).optional(),
   paths: z.record(z.string(), recordSchema),
   /** Key: `<host object id>/<volume id>`. Absent in ledgers written before volumes existed. */
   volumes: z.record(z.string(), volumeHoldSchema).default({}),
@@ -55,7 +64,7 @@ export const ledgerSchema = z.object({
    * NVMe host objects (by id) an attachment on this host registered in PowerFlex: whichever attachment is
    * the last to use the host NQN removes it, also when another one registered it. Absent in older ledgers.
    */
-  hosts: z.record(z.string(), z.object({ nqn: z.string() })).default({}),
+  hosts: z.record(z.string(), z.looseObject({ nqn: z.string() })).default({}),
 });
 
 export type LedgerRecord = z.infer<typeof recordSchema>;
@@ -64,7 +73,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 export type VolumeHold = z.infer<typeof volumeHoldSchema>;
 
 export function emptyLedger(): Ledger {
-  return { version: 1, paths: {}, volumes: {}, hosts: {} };
+  return { version: LEDGER_FORMAT, minWriter: LEDGER_FORMAT, paths: {}, volumes: {}, hosts: {} };
 }
 
 export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {

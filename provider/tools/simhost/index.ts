@@ -100,7 +100,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
   const root = path.resolve(dir);
   const tree = new SimTree(root);
   tree.ensureSkeleton();
-  for (const d of ["bin", "run", "etc/nvme", "proc"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+  for (const d of ["bin", "run/pulumi-powerflex-nvme", "etc/nvme", "proc"]) fs.mkdirSync(path.join(root, d), { recursive: true });
   const etc = path.join(root, "etc", "nvme");
   const hostnqn = options.hostnqn === undefined ? DEFAULT_SIM_HOSTNQN : options.hostnqn;
   const hostid = options.hostid === undefined ? DEFAULT_SIM_HOSTID : options.hostid;
@@ -124,7 +124,8 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
   const settings: HostSettings = {
     nvmeCli: bin,
     sysfsRoot: path.join(root, "sys"),
-    stateDir: path.join(root, "run"),
+    // The simulated host's own /run/pulumi-powerflex-nvme: the fixed place next to its sysfs (ledger/home.ts).
+    stateDir: path.join(root, "run", "pulumi-powerflex-nvme"),
     etcNvmeDir: etc,
     mountsFile: mounts,
   };

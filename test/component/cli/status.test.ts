@@ -176,6 +176,7 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
   });
 
   it("no ledger yet: every controller is foreign", async () => {
+    fs.rmSync(path.join(sim.settings.stateDir, "ledger.json"));
     const r = await status(["--sysfs-root", sim.settings.sysfsRoot, "--state-dir", path.join(dir, "nothing-here"), "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const { controllers } = lastJson(r.stdout);
@@ -202,8 +203,23 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
     fs.writeFileSync(path.join(sim.settings.stateDir, "ledger.json"), "{ not json");
     const broken = await status(flagsOf(sim));
     assert.equal(broken.code, 1);
-    assert.match(broken.stderr, /ownership ledger .*ledger\.json .* not valid JSON/);
+    assert.match(broken.stderr, /refusing the ownership ledger .*ledger\.json on local: it is not valid JSON/);
   });
+
+  for (const [what, content, why] of [["empty", "", /it is empty \(0 bytes\)/], ["whitespace-only", " \n\t\n", /it holds only whitespace/]] as const) {
+    it(`shows a ledger it had to refuse (${what}) and why, with every controller's ownership unknown, exit 1`, async () => {
+      fs.writeFileSync(path.join(sim.settings.stateDir, "ledger.json"), content);
+      const table = await status(flagsOf(sim));
+      assert.equal(table.code, 1, table.stderr);
+      assert.match(table.stdout, new RegExp(`^${created} .*unknown: the ledger was refused$`, "m"));
+      assert.match(table.stdout, /^LEDGER REFUSED: refusing the ownership ledger .*ledger\.json on local: .*powerflex-nvme status/m);
+      assert.match(table.stdout, why);
+      assert.match(table.stderr, why);
+      const json = lastJson((await status([...flagsOf(sim), "--json"])).stdout) as { controllers: unknown[]; ledgerRefused?: string };
+      assert.equal(json.controllers.length, 5);
+      assert.match(json.ledgerRefused ?? "", why);
+    });
+  }
 });
 
 describe("CLI: powerflex-nvme status --ssh through a real OpenSSH server", function () {

@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
+import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, UnexpectedFileError, type FileInfo, type FileKind, type ReadOptions } from "../files";
+import { childEnv } from "../child-env";
 import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
 import { classifyConnectFailure, connectionLost, hostKeyMismatch, SshError, sudoFailure } from "./errors";
 import { hostKeyAlgorithms, parseHostKey, parseKeyscan } from "./host-key";
@@ -50,26 +53,50 @@ const RUN = withStatus(
   `exec 3<&0\n"$@" </dev/null 3<&- &\nc=$!\n(cat <&3 >/dev/null 2>&1; kill -TERM "$c" 2>/dev/null) >/dev/null 2>&1 &\nw=$!\nexec 3<&-\nwait "$c"; s=$?\nkill "$w" 2>/dev/null`,
 );
 
-/** Batched reads: one line per request, `y:<base64>` (found), `n:` (missing) or `e:<base64 message>`. */
-const READS = script(`while [ $# -gt 1 ]; do
+/**
+ * Batched reads: one line per request, `y:<base64>` (found), `n:` (missing), `e:<base64 message>`, or a
+ * refusal: `L:` (a symbolic link where op F asked not to follow), `T:<stat %F>` (not a regular file).
+ * `head -c` bounds what we take; the caller refuses more than the bound. `s` is lstat plus who we are.
+ */
+const READS = script(`max=$1; shift
+while [ $# -gt 1 ]; do
   o=$1; p=$2; shift 2
   case $o in
-    f) if [ ! -e "$p" ]; then echo n:; elif v=$(base64 -w0 < "$p" 2>&1); then echo "y:$v"; else echo "e:$(printf %s "$v" | base64 -w0)"; fi ;;
+    f|F) if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo n:; elif [ "$o" = F ] && [ -L "$p" ]; then echo L:; elif [ ! -f "$p" ]; then if [ -e "$p" ]; then echo "T:$(stat -L -c %F -- "$p" | base64 -w0)"; else echo n:; fi; elif [ ! -r "$p" ]; then echo "e:$(printf 'Permission denied' | base64 -w0)"; else echo "y:$(head -c "$max" -- "$p" | base64 -w0)"; fi ;;
     d) if [ ! -d "$p" ]; then echo n:; else echo "y:$(cd -- "$p" && for f in * .*; do case $f in .|..) continue;; esac; if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done | base64 -w0)"; fi ;;
     l) if [ ! -L "$p" ]; then echo n:; else echo "y:$(printf %s "$(readlink -- "$p")" | base64 -w0)"; fi ;;
+    s) if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo n:; else echo "y:$(printf '%s %s' "$(stat -c '%f %u' -- "$p")" "$(id -u)" | base64 -w0)"; fi ;;
   esac
 done`);
 
-const WRITE = script(`mkdir -p -- "$1" && (umask 077 && cat > "$2") && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" || { rm -f -- "$2"; return 1; }`);
+/** Private new directories; noclobber (O_EXCL) so a name planted in advance is not written through; the directory synced after the rename. */
+const WRITE = script(`(umask 077 && mkdir -p -- "$1") && (umask 077 && set -C && cat > "$2") && {
+  [ "$(wc -c < "$2")" -eq "$4" ] && [ "$(sha256sum < "$2" | cut -d ' ' -f 1)" = "$5" ] || { echo "what arrived is not what was sent (size or SHA-256 differs); not renamed" >&2; false; }
+} && { sync -- "$2" 2>/dev/null || sync; } && mv -f -- "$2" "$3" && { sync -- "$1" 2>/dev/null || sync; } || { rm -f -- "$2"; return 1; }`);
 
 /** Fails with 97 when flock is missing: the one tool beyond nvme-cli and coreutils the host needs. */
 const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
-command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }`);
+command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }
+command -v sha256sum >/dev/null 2>&1 || { echo "sha256sum (coreutils) is not installed on the host" >&2; return 97; }`);
 
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
-const LOCK = `mkdir -p -- "$1" && exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
+const LOCK = `(umask 077 && mkdir -p -- "$1") || exit 1
+if [ -L "$2" ]; then echo "cannot use $2: it is a symbolic link, which is never followed here; remove the link" >&2; exit 96; fi
+if [ -e "$2" ] && [ ! -f "$2" ]; then echo "cannot use $2: it is not a regular file; refusing to lock it" >&2; exit 96; fi
+exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
 
-type ReadOp = "f" | "d" | "l";
+/** `stat -c %F` (GNU coreutils) -> our kind, for the message. */
+const KIND_OF_STAT: Record<string, FileKind> = {
+  directory: "directory", fifo: "fifo", socket: "socket", "character special file": "char-device", "block special file": "block-device",
+};
+
+/**
+ * A command rides the shared connection or fails: without a master, ssh would quietly open a connection of
+ * its own (through the agent it can log in), and a write meant to be under the host lock would run without it.
+ */
+const MUX_ONLY = ["-o", "ControlMaster=no", "-o", "ProxyCommand=false"];
+
+type ReadOp = "f" | "F" | "d" | "l" | "s";
 interface ReadRequest {
   readonly op: ReadOp;
   readonly path: string;
@@ -77,26 +104,68 @@ interface ReadRequest {
   reject(e: Error): void;
 }
 
-/** Live hosts, closed when the process ends (the shared connection also closes itself when idle). */
+/** Live hosts, closed when the process ends or is stopped by a signal (the shared connection also closes itself when idle). */
 const live = new Set<SshHost>();
-let exitHooks = false;
+let exitHook = false;
+
+function closeAll(): void {
+  for (const h of live) h.closeSync();
+}
+
+/** Signals that end a provider by default: without this, /tmp/pfssh-* (and a key mid-handshake) and the master stayed. */
+const CLEANUP_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+/** Clean up, then let the signal do what it would have done (unless someone else handles it). */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  closeAll();
+  for (const s of CLEANUP_SIGNALS) process.off(s, onFatalSignal);
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+/** Whether a Unix socket accepts a connection now. */
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.createConnection(socket);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
 
 /**
- * Close every live host when the process exits or is stopped: the Pulumi engine stops a provider with
- * SIGINT (SIGKILL 5 s later), and a signal's default action skips "exit" handlers, which would leave
- * the directory and the shared connection behind. After closing, the signal is raised again so the
- * process still ends by it, unless someone else handles it.
+ * `ssh-agent -D` on a socket in our private work dir, given the key on stdin (`ssh-add -`), so the key is
+ * never in a file. Stopped once the master has logged in; a signal's cleanup removes the dir with its socket.
  */
-function closeAtEnd(closeAll: () => void): void {
-  if (exitHooks) return;
-  exitHooks = true;
-  process.once("exit", closeAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      closeAll();
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
+async function startKeyAgent(dir: string, privateKey: string): Promise<{ socket: string; stop(): Promise<void> }> {
+  const execa = await loadExeca();
+  const socket = path.join(dir, "agent");
+  const env = childEnv();
+  const child = execa("ssh-agent", ["-D", "-a", socket], { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env, extendEnv: false });
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.catch(() => undefined);
+    fs.rmSync(socket, { force: true });
+  };
+  try {
+    // Listening, not only bound: the socket file exists a moment before the agent accepts on it.
+    for (let waited = 0; !(await accepts(socket)); waited += 20) {
+      if (child.exitCode !== null || waited > 10_000) {
+        const r = await Promise.race([child, new Promise((res) => setTimeout(res, 1000))]) as { code?: string; stderr?: string } | undefined;
+        if (r?.code === "ENOENT") throw new SshError("no-ssh-client", "ssh-agent (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
+        throw new SshError("remote-failure", `could not start ssh-agent for the private key: ${String(r?.stderr ?? "no socket within 10 s").trim()}`);
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // OpenSSH refuses a key without a final newline.
+    const added = await execa("ssh-add", ["-q", "-"], { reject: false, input: privateKey.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"), env: { ...env, SSH_AUTH_SOCK: socket }, extendEnv: false, encoding: "utf8" });
+    if (added.exitCode !== 0) throw new SshError("remote-failure", `ssh-add refused hostAccess.ssh.privateKey: ${String(added.stderr ?? "").trim() || `exit ${String(added.exitCode)}`}`);
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { socket, stop };
 }
 
 /**
@@ -120,6 +189,8 @@ export class SshHost implements HostAccess {
   private pending: ReadRequest[] = [];
   private flushScheduled = false;
   private readonly t: Required<SshTuning>;
+  /** Host locks held through this connection: while any is, a lost connection is never replaced. */
+  private locksHeld = 0;
 
   constructor(
     readonly target: SshTarget,
@@ -139,9 +210,11 @@ export class SshHost implements HostAccess {
       this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfssh-"));
       fs.chmodSync(this.dir, 0o700);
       live.add(this);
-      closeAtEnd(() => {
-        for (const h of live) h.closeSync();
-      });
+      if (!exitHook) {
+        exitHook = true;
+        process.once("exit", closeAll);
+        for (const signal of CLEANUP_SIGNALS) process.once(signal, onFatalSignal);
+      }
     }
     return this.dir;
   }
@@ -150,8 +223,13 @@ export class SshHost implements HostAccess {
     return path.join(this.workDir(), "ctl");
   }
 
+  /** The ssh client's environment: the agent's socket only when we log in through the agent. */
+  private env(): Record<string, string> {
+    return childEnv({}, this.target.agent ? ["SSH_AUTH_SOCK"] : []);
+  }
+
   /** Options every ssh invocation carries: no user config, strict host key, bounded waits. */
-  private options(algorithms?: string): string[] {
+  private options(algorithms?: string, privateAgent?: string): string[] {
     const o = (kv: string) => ["-o", kv];
     const t = this.target;
     return [
@@ -170,7 +248,11 @@ export class SshHost implements HostAccess {
       ...o("PasswordAuthentication=no"),
       ...o("KbdInteractiveAuthentication=no"),
       ...o("PreferredAuthentications=publickey"),
-      ...(t.agent ? o("IdentityAgent=SSH_AUTH_SOCK") : [...o("IdentityAgent=none"), ...o("IdentitiesOnly=yes")]),
+      ...(privateAgent
+        ? o(`IdentityAgent=${privateAgent}`)
+        : t.agent
+          ? o("IdentityAgent=SSH_AUTH_SOCK")
+          : [...o("IdentityAgent=none"), ...o("IdentitiesOnly=yes")]),
       ...o("ControlPath=" + this.controlPath),
       "-p", String(t.port),
       "-l", t.user,
@@ -196,6 +278,8 @@ export class SshHost implements HostAccess {
       timeout: (this.t.connectTimeoutS + 5) * 1000,
       encoding: "utf8",
       stdin: "ignore",
+      env: this.env(),
+      extendEnv: false,
     });
     if ((r as { code?: string }).code === "ENOENT") throw new SshError("no-ssh-client", "ssh-keyscan (OpenSSH client) is not installed where the provider runs: apt-get install openssh-client");
     const keys = parseKeyscan(String(r.stdout ?? ""));
@@ -209,7 +293,7 @@ export class SshHost implements HostAccess {
   private connected(): Promise<void> {
     if (this.master && Date.now() - this.lastUse > (this.t.idleS * 1000) / 2) {
       // It may have closed itself while idle: ask the (local) control socket before trusting it.
-      const alive = spawnSync("ssh", ["-S", this.controlPath, "-O", "check", "--", ALIAS], { stdio: "ignore" }).status === 0;
+      const alive = spawnSync("ssh", ["-S", this.controlPath, "-O", "check", "--", ALIAS], { stdio: "ignore", env: this.env() }).status === 0;
       if (!alive) this.master = undefined;
     }
     if (!this.master) this.lastUse = Date.now(); // a master on its way is not idle
@@ -224,22 +308,17 @@ export class SshHost implements HostAccess {
     const dir = this.workDir();
     const { line, algorithms } = await this.knownHostsLine();
     fs.writeFileSync(path.join(dir, "known_hosts"), line, { mode: 0o600 });
-    const keyFile = path.join(dir, "id");
-    const auth: string[] = [];
-    if (this.credentials.privateKey) {
-      // OpenSSH refuses a key file without a final newline, or readable by others.
-      fs.writeFileSync(keyFile, this.credentials.privateKey.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"), { mode: 0o600 });
-      auth.push("-i", keyFile);
-    }
     const log = path.join(dir, "master.log");
+    // The key never touches the disk: an agent of this connection alone holds it while the master logs in.
+    const agent = this.credentials.privateKey ? await startKeyAgent(dir, this.credentials.privateKey) : undefined;
     try {
       const execa = await loadExeca();
       // -f: background once authenticated (so the exit status says whether we got in); output goes to a
       // file because the backgrounded master keeps its descriptors.
       const r = await execa(
         "ssh",
-        [...this.options(algorithms), ...auth, "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
-        { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000 },
+        [...this.options(algorithms, agent?.socket), "-M", "-N", "-f", "-o", `ControlPersist=${this.t.idleS}`, "--", this.target.host],
+        { reject: false, stdin: "ignore", stdout: "ignore", stderr: { file: log }, timeout: (this.t.connectTimeoutS * 2 + 5) * 1000, env: this.env(), extendEnv: false },
       );
       if ((r as { code?: string }).code === "ENOENT") {
         throw new SshError("no-ssh-client", "the OpenSSH client (ssh) is not installed where the provider runs: apt-get install openssh-client");
@@ -253,7 +332,7 @@ export class SshHost implements HostAccess {
         throw hostKeyMismatch(this.target, typeof key === "string" ? "(invalid)" : key.fingerprint, seen.map((k) => `${k.fingerprint} (${k.type})`));
       }
     } finally {
-      fs.rmSync(keyFile, { force: true }); // the master is authenticated; the key is not needed on disk again
+      await agent?.stop(); // the master is authenticated; the key is not needed again
     }
     this.lastUse = Date.now();
     const probe = await this.exec(PROBE, [], { timeoutMs: this.t.fileTimeoutMs, what: "the first command" });
@@ -274,11 +353,13 @@ export class SshHost implements HostAccess {
     const execa = await loadExeca();
     // A watched command needs our stdin open until it ends: its close is the remote kill switch.
     const stdin: "pipe" | "ignore" = options.watch ? "pipe" : "ignore";
-    const r = await execa("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], {
+    const r = await execa("ssh", [...this.options(), ...MUX_ONLY, "--", this.target.host, `exec ${commandLine(words)}`], {
       reject: false,
       timeout: options.timeoutMs,
       encoding: "utf8",
       stripFinalNewline: false,
+      env: this.env(),
+      extendEnv: false,
       ...(options.input !== undefined ? { input: options.input } : { stdin }),
     });
     this.lastUse = Date.now();
@@ -287,6 +368,10 @@ export class SshHost implements HostAccess {
     const m = EXIT_LINE.exec(stderr);
     if (m) return { exitCode: Number(m[1]), stdout, stderr: stderr.slice(0, m.index), timedOut: false };
     if (r.timedOut) return { exitCode: -1, stdout, stderr, timedOut: true };
+    if (stderr.includes("Control socket connect") && this.locksHeld > 0) {
+      // The host lock rode that connection, so it is gone too: reconnecting would act without it.
+      throw connectionLost(this.target, `${options.what} (the host lock rode the lost connection, so nothing more is done under it)`, stderr);
+    }
     if (stderr.includes("Control socket connect") && !retried) {
       // The shared connection closed between our check and this call: the command never started.
       this.master = undefined;
@@ -332,14 +417,19 @@ export class SshHost implements HostAccess {
   private async flush(batch: readonly ReadRequest[]): Promise<void> {
     try {
       await this.connected();
-      const r = await this.exec(READS, batch.flatMap((q) => [q.op, q.path]), { timeoutMs: this.t.fileTimeoutMs, what: `reading ${batch[0].path}${batch.length > 1 ? ` and ${batch.length - 1} more` : ""}` });
+      const r = await this.exec(READS, [String(MAX_FILE_BYTES + 1), ...batch.flatMap((q) => [q.op, q.path])], { timeoutMs: this.t.fileTimeoutMs, what: `reading ${batch[0].path}${batch.length > 1 ? ` and ${batch.length - 1} more` : ""}` });
       if (r.timedOut) throw new Error(`${this.description}: reading files timed out after ${this.t.fileTimeoutMs} ms`);
       const lines = r.stdout.split("\n");
       if (r.exitCode !== 0 || lines.length < batch.length) throw new Error(`${this.description}: reading files failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
       batch.forEach((q, i) => {
         const line = lines[i];
-        const value = Buffer.from(line.slice(2), "base64").toString("utf8");
+        const bytes = Buffer.from(line.slice(2), "base64");
+        const value = bytes.toString("utf8");
+        const on = (e: Error) => new UnexpectedFileError(`${this.description}: ${e.message}`);
         if (line.startsWith("n:")) q.resolve(undefined);
+        else if (line.startsWith("L:")) q.reject(on(symlinkRefused(q.path)));
+        else if (line.startsWith("T:")) q.reject(on(notRegular(q.path, KIND_OF_STAT[value.trim()] ?? "unknown")));
+        else if (line.startsWith("y:") && bytes.length > MAX_FILE_BYTES && q.op !== "d") q.reject(on(tooLarge(q.path)));
         else if (line.startsWith("y:")) q.resolve(value);
         else q.reject(new Error(`${this.description}: cannot read ${q.path}: ${value.trim()}`));
       });
@@ -348,8 +438,17 @@ export class SshHost implements HostAccess {
     }
   }
 
-  readFile(file: string): Promise<string | undefined> {
-    return this.read("f", file);
+  readFile(file: string, options: ReadOptions = {}): Promise<string | undefined> {
+    return this.read(options.noFollow ? "F" : "f", file);
+  }
+
+  async inspect(file: string): Promise<FileInfo | undefined> {
+    const v = await this.read("s", file);
+    if (v === undefined) return undefined;
+    const [mode, uid, actor] = v.trim().split(" ");
+    const m = parseInt(mode ?? "", 16);
+    if (!Number.isInteger(m) || !/^\d+$/.test(uid ?? "") || !/^\d+$/.test(actor ?? "")) throw new Error(`${this.description}: cannot inspect ${file}: unexpected answer ${JSON.stringify(v)}`);
+    return { kind: kindOfMode(m), uid: Number(uid), mode: m & 0o7777, actorUid: Number(actor) };
   }
 
   async readDir(dir: string): Promise<string[] | undefined> {
@@ -365,17 +464,34 @@ export class SshHost implements HostAccess {
     const dir = path.posix.dirname(file);
     const tmp = path.posix.join(dir, `.${path.posix.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
     await this.connected();
-    const r = await this.exec(WRITE, [dir, tmp, file], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
+    const bytes = Buffer.from(data, "utf8");
+    const sum = createHash("sha256").update(bytes).digest("hex");
+    const r = await this.exec(WRITE, [dir, tmp, file, String(bytes.length), sum], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
     if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
   }
 
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
     await this.connected();
+    const unlock = await this.holdLock(lockPath, options);
+    this.locksHeld++;
+    let counted = true;
+    const release = async () => {
+      if (counted) {
+        counted = false;
+        this.locksHeld--;
+      }
+      await unlock();
+    };
+    return Object.assign(release, { lost: unlock.lost });
+  }
+
+  private async holdLock(lockPath: string, options: { readonly timeoutMs?: number }): Promise<Unlock> {
     const waitS = options.timeoutMs === undefined ? 86_400 : Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const words = [...(this.target.sudo ? ["sudo", "-n", "--"] : []), "sh", "-c", LOCK, "pfnvme", path.posix.dirname(lockPath), lockPath, String(waitS)];
-    return holdFlock("ssh", [...this.options(), "-o", "ControlMaster=no", "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
+    return holdFlock("ssh", [...this.options(), ...MUX_ONLY, "--", this.target.host, `exec ${commandLine(words)}`], lockPath, {
       // The host's flock times out first; ours is the backstop for a connection that stalls.
       timeoutMs: options.timeoutMs === undefined ? undefined : options.timeoutMs + (this.t.connectTimeoutS + 5) * 1000,
+      env: this.env(),
       whyFailed: (r, stderr) => {
         this.lastUse = Date.now();
         if (r.exitCode === 75 && options.timeoutMs !== undefined) return new LockTimeoutError(lockPath, options.timeoutMs);
@@ -392,9 +508,10 @@ export class SshHost implements HostAccess {
     this.closeSync();
   }
 
-  private closeSync(): void {
+  /** {@link close} without waiting: for exit and signal handlers. */
+  closeSync(): void {
     if (!this.dir) return;
-    if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000 });
+    if (this.master) spawnSync("ssh", ["-S", this.controlPath, "-O", "exit", "--", ALIAS], { stdio: "ignore", timeout: 5000, env: this.env() });
     this.master = undefined;
     fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
