@@ -1,13 +1,14 @@
 import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./access/access";
-import { addOwner, clearPending, EXTERNAL, forget, markPending, recordCreated, recordOf, removeOwner } from "./ledger/records";
+import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
 import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
+import { deleteControllerObject } from "./nvme/delete";
 import { readControllers } from "./nvme/sysfs";
-import { controllersOf, planAttach, planRelease, reconcilePending, type Action } from "./plan";
+import { controllersOf, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
  * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
@@ -15,8 +16,16 @@ import { controllersOf, planAttach, planRelease, reconcilePending, type Action }
  * act, re-scan, record.
  */
 
-/** The nvme-cli adapter as the engine uses it ({@link NvmeCli} in production, anything alike in tests). */
-export type NvmeDriver = Pick<NvmeCli, "connect" | "disconnect">;
+/**
+ * The nvme-cli adapter as the engine uses it ({@link NvmeCli} in production, anything alike in tests).
+ * Only connect: a controller is deleted through its own `delete_controller` (nvme/delete.ts), never by name.
+ */
+export type NvmeDriver = Pick<NvmeCli, "connect">;
+
+/** An intent outlives its connect's timeout by this much: the kernel may finish a connect nvme-cli gave up on. */
+const INTENT_MARGIN_MS = 30_000;
+/** nvme-cli connect timeout when the options name none (as NvmeCli.connect). */
+const CONNECT_TIMEOUT_MS = 60_000;
 
 export interface EngineDeps {
   readonly host: HostAccess;
@@ -26,6 +35,8 @@ export interface EngineDeps {
   readonly readControllers: (only?: { readonly subsysnqn?: string }) => Promise<FabricsController[]>;
   /** Parallel `nvme connect` calls at most (default 8). */
   readonly connectConcurrency?: number;
+  /** How long a deleted controller may take to go (ms); default 30 000. The kernel deletes before the write returns. */
+  readonly goneTimeoutMs?: number;
   readonly now?: () => Date;
 }
 
@@ -61,11 +72,13 @@ export interface AttachResult {
 
 export interface ReleaseResult {
   /** Controllers we disconnected. */
-  readonly disconnected: readonly { readonly identity: PathIdentity; readonly devices: readonly string[] }[];
+  readonly disconnected: readonly { readonly identity: PathIdentity; readonly device: string }[];
   /** Paths we let go of whose controllers stay (another owner, or pre-existing). */
   readonly released: readonly PathIdentity[];
-  /** Paths whose controllers were already gone. */
+  /** Paths whose controllers (the objects we made) were already gone. */
   readonly forgotten: readonly PathIdentity[];
+  /** For a person: each controller of ours that was gone (and any look-alike left alone). */
+  readonly warnings: readonly string[];
 }
 
 export type PathState = "live" | "connecting" | "missing";
@@ -76,6 +89,8 @@ export interface PathObservation {
   readonly device?: string;
   /** Whether the ledger lists the owner for this path. */
   readonly held: boolean;
+  /** Held, but the object we hold is gone and these controllers have the path now (someone else's). */
+  readonly lookAlikes?: readonly string[];
 }
 
 /** Attach could not reach `minPaths`; everything this call made was undone. */
@@ -123,8 +138,13 @@ function subsystemOf(paths: readonly PathIdentity[]): { subsysnqn?: string } {
 }
 
 /** Whether the controller reached its target: `live`, else `connecting` (new, connecting, resetting). */
-function liveness(present: readonly FabricsController[], device: string): "live" | "connecting" {
-  return present.find((c) => c.device === device)?.state === "live" ? "live" : "connecting";
+function liveness(ctrl: FabricsController): "live" | "connecting" {
+  return ctrl.state === "live" ? "live" : "connecting";
+}
+
+/** The kernel object as the ledger records it. */
+function objectOf(ctrl: FabricsController): ControllerObject {
+  return ctrl.cntlid === undefined ? { device: ctrl.device } : { device: ctrl.device, cntlid: ctrl.cntlid };
 }
 
 export class NvmeEngine {
@@ -152,8 +172,12 @@ export class NvmeEngine {
   private async scan(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
     const only = subsystemOf(paths);
     const observed = await this.deps.readControllers(only);
-    if (reconcilePending(tx.ledger, observed, only.subsysnqn).length > 0) await tx.save();
+    if (reconcilePending(tx.ledger, observed, this.now(), only.subsysnqn).length > 0) await tx.save();
     return observed;
+  }
+
+  private now(): Date {
+    return (this.deps.now ?? (() => new Date()))();
   }
 
   /**
@@ -166,9 +190,11 @@ export class NvmeEngine {
     return this.store.transact(async (tx) => {
       const observed = await this.scan(tx, unique);
       const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
-      const now = (this.deps.now ?? (() => new Date()))();
+      const now = this.now();
       const connects = actions.filter((a) => a.kind === "connect");
-      for (const a of connects) markPending(tx.ledger, a.identity, owner, now);
+      const instances = observed.map((c) => c.device);
+      const expires = new Date(now.getTime() + (options.connect?.timeoutMs ?? CONNECT_TIMEOUT_MS) + INTENT_MARGIN_MS);
+      for (const a of connects) markPending(tx.ledger, a.identity, owner, now, expires, instances);
       if (connects.length > 0) await tx.save(); // intent before `nvme connect`
 
       const outcomes = await mapLimit(connects, this.deps.connectConcurrency ?? 8, (a) =>
@@ -182,26 +208,21 @@ export class NvmeEngine {
       const failures: PathFailure[] = [];
       connects.forEach((a, i) => {
         const outcome = outcomes[i];
-        const present = controllersOf(after, a.identity);
-        if (present.length > 0) {
-          const lost = !outcome.ok && outcome.failure.class === "already-connected";
-          const device = (outcome.ok && present.find((c) => c.device === outcome.device)?.device) || present[0].device;
-          const state = liveness(present, device);
-          if (lost) {
-            // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
-            clearPending(tx.ledger, a.identity);
-            addOwner(tx.ledger, a.identity, owner, EXTERNAL, device);
-            adoptedNow.push(a.identity);
-            held.push({ identity: a.identity, origin: "adopted", device, state });
-          } else {
-            recordCreated(tx.ledger, a.identity, owner, device);
-            const path: AttachedPath = { identity: a.identity, origin: "created", device, state };
-            made.push(path);
-            held.push(path);
-          }
+        const timedOut = !outcome.ok && outcome.failure.class === "timeout";
+        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, timedOut, device: outcome.ok ? outcome.device : undefined });
+        if (settled.kind === "created") {
+          const path: AttachedPath = { identity: a.identity, origin: "created", device: settled.controller.device, state: liveness(settled.controller) };
+          recordCreated(tx.ledger, a.identity, owner, objectOf(settled.controller));
+          made.push(path);
+          held.push(path);
+        } else if (settled.kind === "lost") {
+          // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
+          recordObject(tx.ledger, a.identity, owner, EXTERNAL, objectOf(settled.controller));
+          adoptedNow.push(a.identity);
+          held.push({ identity: a.identity, origin: "adopted", device: settled.controller.device, state: liveness(settled.controller) });
         } else {
           // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
-          if (outcome.ok || outcome.failure.class !== "timeout") clearPending(tx.ledger, a.identity);
+          if (!timedOut) clearPending(tx.ledger, a.identity);
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
@@ -211,13 +232,16 @@ export class NvmeEngine {
       });
       for (const a of actions) {
         if (a.kind === "adopt") {
-          addOwner(tx.ledger, a.identity, owner, a.createdBy, a.device);
+          // The record's own object keeps its maker; a look-alike of a gone object is someone else's.
+          recordObject(tx.ledger, a.identity, owner, a.createdBy, objectOf(a.controller));
           adoptedNow.push(a.identity);
           // createdBy === owner: an orphan our own earlier, interrupted attempt made.
-          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
+          const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
+          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", device: a.controller.device, state: liveness(now) });
         } else if (a.kind === "keep") {
           const rec = recordOf(tx.ledger, a.identity);
-          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
+          const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
+          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.controller.device, state: liveness(now) });
         }
       }
 
@@ -255,9 +279,10 @@ export class NvmeEngine {
 
   /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
   private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[]): Promise<ReleaseResult> {
-    const disconnected: { identity: PathIdentity; devices: string[] }[] = [];
+    const disconnected: { identity: PathIdentity; device: string }[] = [];
     const released: PathIdentity[] = [];
     const forgotten: PathIdentity[] = [];
+    const warnings: string[] = [];
     for (const a of plan) {
       if (a.kind === "release") {
         removeOwner(tx.ledger, a.identity, owner);
@@ -265,25 +290,26 @@ export class NvmeEngine {
       } else if (a.kind === "forget") {
         forget(tx.ledger, a.identity);
         forgotten.push(a.identity);
+        warnings.push(`${describePath(a.identity)}: ${a.reason}; forgotten`);
       } else if (a.kind === "disconnect") {
-        const done: string[] = [];
-        for (const device of a.devices) {
-          try {
-            await this.deps.driver.disconnect(device, { identity: a.identity });
-            done.push(device);
-          } catch (err) {
-            problems.push(`${describePath(a.identity)} (${device}): ${(err as Error).message}`);
-          }
-        }
-        if (done.length === a.devices.length) {
+        try {
+          const r = await deleteControllerObject(this.deps.host, this.deps.settings, a.controller, { goneTimeoutMs: this.deps.goneTimeoutMs });
           forget(tx.ledger, a.identity);
-          disconnected.push({ identity: a.identity, devices: done });
+          if (r.deleted) {
+            disconnected.push({ identity: a.identity, device: a.controller.device });
+          } else {
+            // Ours went between the scan and the delete (ctrl-loss-tmo, someone's `nvme disconnect`): nothing was cut.
+            forgotten.push(a.identity);
+            warnings.push(`${describePath(a.identity)}: our controller ${a.controller.device} is gone (${r.why}); nothing was disconnected; forgotten`);
+          }
+        } catch (err) {
+          problems.push(`${describePath(a.identity)} (${a.controller.device}): ${(err as Error).message}`);
         }
       } else if (a.kind === "refuse-in-use") {
         problems.push(`${describePath(a.identity)}: ${a.reason}`);
       }
     }
-    return { disconnected, released, forgotten };
+    return { disconnected, released, forgotten, warnings };
   }
 
   /**
@@ -370,16 +396,20 @@ export class NvmeEngine {
     return [...new Set(records.flatMap((r) => r.owners))].sort();
   }
 
-  /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
+  /**
+   * Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. A held
+   * path is judged by the object the ledger names: a look-alike someone else made is not ours, nor live.
+   */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
     const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);
     return paths.map((id) => {
-      const matches = controllersOf(observed, id);
-      const live = matches.find((c) => c.state === "live");
-      const ctrl = live ?? matches[0];
-      const state: PathState = live ? "live" : ctrl ? "connecting" : "missing";
       const rec = recordOf(ledger, id);
-      return { identity: id, state, device: ctrl?.device, held: rec?.owners.includes(owner) ?? false };
+      const held = rec?.owners.includes(owner) ?? false;
+      const matches = controllersOf(observed, id);
+      const ctrl = rec && held ? recordedController(observed, rec) : (matches.find((c) => c.state === "live") ?? matches[0]);
+      const state: PathState = !ctrl ? "missing" : ctrl.state === "live" ? "live" : "connecting";
+      const lookAlikes = held && !ctrl && matches.length > 0 ? { lookAlikes: matches.map((c) => c.device) } : {};
+      return { identity: id, state, device: ctrl?.device, held, ...lookAlikes };
     });
   }
 }

@@ -182,7 +182,7 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
     keepsOthers(async () => {
       assert.ok(created, "needs step 2");
       const rb = await engine.release("B", [P1]);
-      assert.deepEqual(rb.disconnected.map((d) => d.devices), [[created]]);
+      assert.deepEqual(rb.disconnected.map((d) => d.device), [created]);
       assert.equal(kernelPath(P1), undefined, "SDT1 still connected");
       assert.equal(controller(created), undefined);
       assert.deepEqual(ledger().paths, {}, "nothing left in the ledger");
@@ -230,7 +230,7 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
       assert.deepEqual(ledgerOf(only)?.owners, ["D"], "a refused release keeps the ledger");
 
       const forced = await engine.release("D", [only], { force: true });
-      assert.deepEqual(forced.disconnected.map((d) => d.devices), [[held.device]]);
+      assert.deepEqual(forced.disconnected.map((d) => d.device), [held.device]);
       assert.equal(kernelPath(only), undefined);
       assertForeignAlive();
       return [held.device];

@@ -27,6 +27,23 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** What {@link HostAccess.deleteController} did. */
+export type DeleteOutcome =
+  /** The controller that was the pinned object is gone: we deleted it. */
+  | { readonly deleted: true }
+  /** Nothing was deleted: the name is missing, shows another controller, or the object went before our write (ENODEV). */
+  | { readonly deleted: false; readonly why: string };
+
+/**
+ * The text of an attribute as {@link HostAccess.deleteController} compares it: trimmed, and for `address`
+ * without the kernel's `,src_addr=…` (present only while live, so not part of what the controller is).
+ * The SSH script (ssh/ssh-host.ts) applies the same rule in sh.
+ */
+export function pinnedText(attribute: string, text: string): string {
+  const t = text.trim();
+  return attribute === "address" ? t.replace(/,src_addr=.*$/, "") : t;
+}
+
 /** Releases a lock taken with {@link HostAccess.lock}. Idempotent. */
 export type Unlock = () => Promise<void>;
 
@@ -49,6 +66,15 @@ export interface HostAccess {
    * provider never leaves the host locked.
    */
   lock(path: string, options?: { readonly timeoutMs?: number }): Promise<Unlock>;
+  /**
+   * Delete the fabrics controller whose sysfs directory is `dir` (`…/class/nvme/nvmeN`) if, and only if,
+   * it is the object described by `expect` (attribute name -> text, compared by {@link pinnedText}):
+   * open `delete_controller` first, then read and compare the attributes, then write `1` through the
+   * descriptor already open. The kernel answers a write to a controller that went since with ENODEV,
+   * so a controller that took the name meanwhile is never touched. Returns once the object is gone;
+   * throws when it is still there after `goneTimeoutMs` (default 30 000).
+   */
+  deleteController(dir: string, expect: Readonly<Record<string, string>>, options?: { readonly goneTimeoutMs?: number }): Promise<DeleteOutcome>;
   /** Release connections this access holds (SSH); a no-op locally. */
   close(): Promise<void>;
 }

@@ -27,13 +27,22 @@ const recordSchema = z.object({
   createdBy: z.string(),
   /** Owner ids holding the path. */
   owners: z.array(z.string()),
-  /** Controller name seen last (a hint: names are reused). */
+  /**
+   * The kernel object we hold: its name when we made or adopted it. Names are reused at once, so it is the
+   * object only together with `cntlid` and the identity (see plan.ts, recordedController).
+   */
   device: z.string().optional(),
+  /** Controller ID of that object (ledger v2). Records from v1 have none: name and identity decide alone. */
+  cntlid: z.number().int().optional(),
   /**
    * Written before `nvme connect` so that a crash leaves a truthful record: the next locked operation
-   * finds the controller (then `pending.owner` made it) or not (then the intent is dropped).
+   * finds the controller it made (then `pending.owner` made it) or not (then the intent is dropped).
+   * `instances`: controller names present when it was written (none of them can be the one it makes);
+   * `expires`: after this the intent claims nothing (the connect has long returned or died). Both v2.
    */
-  pending: z.object({ owner: z.string(), since: z.string() }).optional(),
+  pending: z
+    .object({ owner: z.string(), since: z.string(), expires: z.string().optional(), instances: z.array(z.string()).optional() })
+    .optional(),
 });
 
 /**
@@ -46,8 +55,14 @@ const volumeHoldSchema = z.object({
   owners: z.array(z.string()),
 });
 
+export const LEDGER_VERSION = 2;
+
+/**
+ * v1 -> v2: records gain `cntlid` and intents `expires`/`instances`. A v1 record keeps naming its object by
+ * name and identity alone; a v1 intent claims nothing (it cannot tell its controller from a later one).
+ */
 export const ledgerSchema = z.object({
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]).transform((): typeof LEDGER_VERSION => LEDGER_VERSION),
   paths: z.record(z.string(), recordSchema),
   /** Key: `<host object id>/<volume id>`. Absent in ledgers written before volumes existed. */
   volumes: z.record(z.string(), volumeHoldSchema).default({}),
@@ -64,27 +79,45 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 export type VolumeHold = z.infer<typeof volumeHoldSchema>;
 
 export function emptyLedger(): Ledger {
-  return { version: 1, paths: {}, volumes: {}, hosts: {} };
+  return { version: LEDGER_VERSION, paths: {}, volumes: {}, hosts: {} };
 }
 
 export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {
   return ledger.paths[identityKey(id)];
 }
 
-/** Add `owner` to the path's owners, creating the record with `createdBy` when it is new. */
-export function addOwner(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, device?: string): void {
+/** A kernel object as the ledger names it. */
+export interface ControllerObject {
+  readonly device: string;
+  readonly cntlid?: number;
+}
+
+/** Add `owner` to the holders of the record's object (creating the record with `createdBy` and `object` when new). */
+export function addOwner(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, object?: ControllerObject): void {
   const key = identityKey(id);
-  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy, owners: [] };
+  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy, owners: [], ...(object ? objectFields(object) : {}) };
   if (!rec.owners.includes(owner)) rec.owners.push(owner);
-  if (device) rec.device = device;
   delete rec.pending;
   ledger.paths[key] = rec;
 }
 
-/** Record that `owner` has just made the path's controller (a fresh one: any older maker is moot). */
-export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, device?: string): void {
-  addOwner(ledger, id, owner, owner, device);
-  ledger.paths[identityKey(id)].createdBy = owner;
+/**
+ * The path is now held through `object`, made by `createdBy` (an owner that just made it, or
+ * {@link EXTERNAL}): whatever object the record named before is gone, and so is its maker's claim.
+ */
+export function recordObject(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, object: ControllerObject): void {
+  const key = identityKey(id);
+  const owners = ledger.paths[key]?.owners ?? [];
+  ledger.paths[key] = { identity: { ...id }, createdBy, owners: owners.includes(owner) ? owners : [...owners, owner], ...objectFields(object) };
+}
+
+/** Record that `owner` has just made the path's controller `object`. */
+export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, object: ControllerObject): void {
+  recordObject(ledger, id, owner, owner, object);
+}
+
+function objectFields(object: ControllerObject): { device: string; cntlid?: number } {
+  return object.cntlid === undefined ? { device: object.device } : { device: object.device, cntlid: object.cntlid };
 }
 
 /** Remove `owner` from the path; drop the record when nobody holds it any more. */
@@ -101,11 +134,14 @@ export function forget(ledger: Ledger, id: PathIdentity): void {
   delete ledger.paths[identityKey(id)];
 }
 
-/** Record the intent to connect a path that has no live controller. */
-export function markPending(ledger: Ledger, id: PathIdentity, owner: string, now: Date): void {
+/**
+ * Record the intent to connect a path that has no live controller: written at `now`, claiming nothing
+ * after `expires`, never one of `instances` (the controller names present now).
+ */
+export function markPending(ledger: Ledger, id: PathIdentity, owner: string, now: Date, expires: Date, instances: readonly string[]): void {
   const key = identityKey(id);
   const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy: owner, owners: [] };
-  rec.pending = { owner, since: now.toISOString() };
+  rec.pending = { owner, since: now.toISOString(), expires: expires.toISOString(), instances: [...instances].sort() };
   ledger.paths[key] = rec;
 }
 

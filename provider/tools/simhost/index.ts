@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { HostSettings } from "../../host/access/access";
 import { readKnobs, writeKnobs, type PathKnobs, type SimKnobs, type SimVersion } from "./knobs";
+import { startKernel } from "./kernel";
 import { SimTree, type SimController, type SimNamespace } from "./tree";
 
 export type { SimKnobs, PathKnobs, SimVersion, SimFailure, SimDiscoveryRecord } from "./knobs";
@@ -77,8 +78,24 @@ export interface SimHost {
   controllers(): SimController[];
   /** Every argv the simulated nvme received, oldest first. */
   calls(): string[][];
+  /** Every controller the simulated kernel was asked to delete (through delete_controller or nvme-cli), oldest first. */
+  deletes(): SimDeletion[];
   /** Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order of exit. */
   commandTimes(): CommandTime[];
+}
+
+/** One deletion the simulated kernel carried out (`<dir>/deletes.log`). */
+export interface SimDeletion {
+  /** When the simulated kernel took the request (epoch ms). */
+  readonly at: number;
+  readonly device: string;
+  readonly cntlid?: number;
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly subsysnqn: string;
+  readonly hostnqn: string;
+  /** `delete_controller` (a write to the attribute) or `nvme-cli` (the simulated `nvme disconnect`). */
+  readonly by: string;
 }
 
 /** When one simulated nvme invocation ran (`<dir>/times.log`), e.g. to subtract it in a benchmark. */
@@ -108,6 +125,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
   if (!fs.existsSync(mounts)) fs.writeFileSync(mounts, "");
   fs.writeFileSync(path.join(root, "calls.log"), "", { flag: "a" });
   writeKnobs(root, { version: options.version });
+  startKernel(root);
 
   // The executable: node runs the compiled simulator with this host's root (found from its own path, so
   // the directory can be moved).
@@ -197,6 +215,15 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => JSON.parse(l) as string[]),
+    deletes: () => {
+      const file = path.join(root, "deletes.log");
+      if (!fs.existsSync(file)) return [];
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as SimDeletion);
+    },
     commandTimes: () => {
       const file = path.join(root, "times.log");
       if (!fs.existsSync(file)) return [];

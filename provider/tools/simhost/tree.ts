@@ -24,6 +24,9 @@ export interface SimController {
   readonly address: string;
   /** `nvme-subsysN` it belongs to, when linked. */
   readonly subsystem?: string;
+  readonly cntlid?: number;
+  /** This kernel object (never reused): the name of its `delete_controller` request file. */
+  readonly object?: string;
 }
 
 /** Input for {@link createController}. */
@@ -118,6 +121,8 @@ export class SimTree {
       cntrltype: attr("cntrltype") ?? "io",
       address,
       subsystem: attr(".sim-subsys"),
+      cntlid: attr("cntlid") === undefined ? undefined : Number(attr("cntlid")),
+      object: attr(".sim-object"),
     };
   }
 
@@ -253,7 +258,14 @@ export class SimTree {
     write("hostid", c.hostid);
     write("state", state);
     write("cntrltype", cntrltype);
-    write("cntlid", String(c.cntlid ?? instance + 1));
+    // Like a target that does not hand a controller ID out again at once (nvmet takes the lowest free one).
+    write("cntlid", String(c.cntlid ?? this.nextCntlid()));
+    // delete_controller links to a request file of this object alone (see kernel.ts).
+    const object = `${device}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    fs.mkdirSync(this.requestDir, { recursive: true });
+    fs.writeFileSync(path.join(this.requestDir, object), "");
+    fs.symlinkSync(path.join(this.requestDir, object), path.join(dir, "delete_controller"));
+    write(".sim-object", object);
     write("ctrl_loss_tmo", "600");
     write("reconnect_delay", "10");
     link(path.join(this.sys, "class", "nvme", device), `../../devices/virtual/nvme-fabrics/ctl/${device}`);
@@ -276,11 +288,29 @@ export class SimTree {
     fs.writeFileSync(path.join(dir, "address"), `${addressText({ ...c, srcAddr: srcAddr ?? c.address.match(/src_addr=([^,]+)/)?.[1] }, state)}\n`);
   }
 
+  /** Controller IDs the simulated target hands out, counting up per host. */
+  private nextCntlid(): number {
+    const file = path.join(this.root, "kernel", "next-cntlid");
+    const next = Number(readTrim(file) ?? "1") || 1;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, String(next + 1));
+    return next;
+  }
+
+  get requestDir(): string {
+    return path.join(this.root, "kernel", "delete");
+  }
+
   /** Remove a controller and, when it was the last one, its subsystem (as the kernel does). */
   removeController(device: string): boolean {
     const c = this.read(device);
     if (!c) return false;
-    fs.rmSync(path.join(this.ctlDir, device), { recursive: true, force: true });
+    // Out of sight in one step (as the kernel's sysfs entry goes), then cleared away.
+    const trash = path.join(this.root, "kernel", `gone-${c.object ?? device}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    fs.mkdirSync(path.dirname(trash), { recursive: true });
+    fs.renameSync(path.join(this.ctlDir, device), trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+    if (c.object) fs.rmSync(path.join(this.requestDir, c.object), { force: true });
     fs.rmSync(path.join(this.sys, "class", "nvme", device), { force: true });
     if (c.subsystem) {
       fs.rmSync(path.join(this.subsysRoot, c.subsystem, device), { force: true });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
+import type { DeleteOutcome, HostAccess, RunOptions, RunResult, Unlock } from "../access";
 import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
 import { classifyConnectFailure, connectionLost, hostKeyMismatch, SshError, sudoFailure } from "./errors";
 import { hostKeyAlgorithms, parseHostKey, parseKeyscan } from "./host-key";
@@ -65,6 +65,32 @@ const WRITE = script(`mkdir -p -- "$1" && (umask 077 && cat > "$2") && { sync --
 /** Fails with 97 when flock is missing: the one tool beyond nvme-cli and coreutils the host needs. */
 const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
 command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }`);
+
+/**
+ * HostAccess.deleteController in sh, in the same order as LocalHost: open delete_controller on descriptor 3
+ * (the pin), compare the attributes ("$@" pairs; `address` without `,src_addr=…`, as pinnedText), check that
+ * the name still leads to the pinned inode, write through descriptor 3 (ENODEV: the object went), wait
+ * until it is gone ($2 polls of 50 ms). One line out: `deleted`, `gone <why>` or `stuck <state>`.
+ */
+const DELETE = script(`d=$1; n=$2; shift 2; f=$d/delete_controller; c=\${d##*/}
+[ -e "$f" ] || { echo "gone $c does not exist"; return 0; }
+command exec 3>"$f" || { echo "gone $c does not exist"; return 0; }
+ino=$(stat -Lc %i /dev/fd/3) || return 1
+while [ $# -gt 1 ]; do
+  a=$1; want=$2; shift 2
+  v=$(cat -- "$d/$a" 2>/dev/null) || { echo "gone $c went while we looked"; return 0; }
+  [ "$a" = address ] && v=\${v%%,src_addr=*}
+  [ "$v" = "$want" ] || { echo "gone $c is another controller now (its $a is \"$v\", ours was \"$want\")"; return 0; }
+done
+[ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ] || { echo "gone $c is another controller now"; return 0; }
+printf 1 >&3 2>/dev/null || { echo "gone $c went before our write"; return 0; }
+exec 3>&-
+i=0
+while [ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ]; do
+  i=$((i+1)); [ $i -gt "$n" ] && { echo "stuck $(cat -- "$d/state" 2>/dev/null)"; return 0; }
+  sleep 0.05
+done
+echo deleted`);
 
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
 const LOCK = `mkdir -p -- "$1" && exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
@@ -345,6 +371,20 @@ export class SshHost implements HostAccess {
     await this.connected();
     const r = await this.exec(WRITE, [dir, tmp, file], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
     if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
+  }
+
+  async deleteController(dir: string, expect: Readonly<Record<string, string>>, options: { readonly goneTimeoutMs?: number } = {}): Promise<DeleteOutcome> {
+    const goneTimeoutMs = options.goneTimeoutMs ?? 30_000;
+    await this.connected();
+    const args = [dir, String(Math.ceil(goneTimeoutMs / 50)), ...Object.entries(expect).flat()];
+    const r = await this.exec(DELETE, args, { timeoutMs: goneTimeoutMs + this.t.fileTimeoutMs, what: `deleting ${dir}` });
+    const line = r.stdout.trim();
+    if (r.exitCode === 0 && line === "deleted") return { deleted: true };
+    if (r.exitCode === 0 && line.startsWith("gone ")) return { deleted: false, why: line.slice(5) };
+    if (r.exitCode === 0 && line.startsWith("stuck")) {
+      throw new Error(`controller ${path.posix.basename(dir)} is still present (state ${line.slice(6) || "unknown"}) on ${this.description} after we wrote to its delete_controller; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`);
+    }
+    throw new Error(`${this.description}: deleting ${dir} failed (${r.timedOut ? "timed out" : `exit ${r.exitCode}`}): ${r.stderr.trim() || line}`);
   }
 
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
