@@ -8,7 +8,7 @@ import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { deleteControllerObject } from "./nvme/delete";
 import { readControllers } from "./nvme/sysfs";
-import { controllersOf, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
+import { controllersOf, guardInUse, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
  * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
@@ -273,12 +273,12 @@ export class NvmeEngine {
     if (made.length === 0) return problems;
     const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
     const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
-    await this.apply(tx, owner, plan, problems);
+    await this.apply(tx, owner, plan, problems, false);
     return problems;
   }
 
   /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
-  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[]): Promise<ReleaseResult> {
+  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[], force: boolean): Promise<ReleaseResult> {
     const disconnected: { identity: PathIdentity; device: string }[] = [];
     const released: PathIdentity[] = [];
     const forgotten: PathIdentity[] = [];
@@ -292,6 +292,11 @@ export class NvmeEngine {
         forgotten.push(a.identity);
         warnings.push(`${describePath(a.identity)}: ${a.reason}; forgotten`);
       } else if (a.kind === "disconnect") {
+        const refused = force ? undefined : await this.inUseNow(a);
+        if (refused) {
+          problems.push(`${describePath(a.identity)}: ${refused} (seen just before the delete; nothing was cut)`);
+          continue;
+        }
         try {
           const r = await deleteControllerObject(this.deps.host, this.deps.settings, a.controller, { goneTimeoutMs: this.deps.goneTimeoutMs });
           forget(tx.ledger, a.identity);
@@ -313,6 +318,19 @@ export class NvmeEngine {
   }
 
   /**
+   * The in-use guard again, on a fresh scan, right before a delete: a mount, swap or holder may have come
+   * since the plan was made (and the deletes before this one changed which paths are left). Returns the
+   * refusal's reason, or undefined when the delete may go ahead.
+   */
+  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>): Promise<string | undefined> {
+    const observed = await this.deps.readControllers(subsystemOf([a.identity]));
+    const now = observed.find((c) => c.device === a.controller.device && c.cntlid === a.controller.cntlid);
+    if (!now) return undefined; // gone or replaced: the pinned delete will find that out and touch nothing
+    const [checked] = guardInUse([{ ...a, controller: now }], observed, false);
+    return checked.kind === "refuse-in-use" ? checked.reason : undefined;
+  }
+
+  /**
    * Stop holding the given paths. Disconnects only controllers an owner made and nobody else holds;
    * refuses (changing nothing) to cut the last live path of a mounted or held namespace unless `force`.
    */
@@ -323,7 +341,7 @@ export class NvmeEngine {
       const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
       const problems: string[] = [];
-      const result = await this.apply(tx, owner, plan, problems);
+      const result = await this.apply(tx, owner, plan, problems, options.force ?? false);
       if (problems.length > 0) {
         throw new Error(`could not disconnect every path we own: ${problems.join("; ")}. The ledger still lists them as ours; run again to retry.`);
       }

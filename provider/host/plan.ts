@@ -1,4 +1,4 @@
-import type { FabricsController } from "./nvme/controller";
+import { usesOf, type FabricsController, type NamespaceUse } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { EXTERNAL, type Ledger, type LedgerRecord } from "./ledger/records";
 
@@ -135,34 +135,33 @@ export function planRelease({ release, observed, ledger, owner, force }: Release
 }
 
 /**
- * Turn a disconnect into a refusal when it would leave a mounted or held namespace with no live path.
- * Native multipath keeps one namespace head for all paths of a subsystem, so cutting one path of
- * several is safe; cutting the last one fails I/O and shuts filesystems down.
+ * Turn a disconnect into a refusal when it would leave a namespace in use (mounted, swap, held, or open
+ * exclusively) with no live path. Cutting one path of several is safe when the user's I/O has another:
+ * native multipath keeps one namespace head for all paths of a subsystem; with `multipath=N`, dm-multipath
+ * holds one device per path, so the same namespace (NGUID) held by the same dm device on a live path left
+ * carries it, as long as nothing uses this path's device directly.
  */
-function guardInUse(actions: Action[], observed: readonly FabricsController[], force: boolean): Action[] {
+export function guardInUse(actions: Action[], observed: readonly FabricsController[], force: boolean): Action[] {
   if (force) return actions;
   const cut = new Set(actions.flatMap((a) => (a.kind === "disconnect" ? [a.controller.device] : [])));
   const survivors = observed.filter((c) => c.state === "live" && !cut.has(c.device));
   return actions.map((a): Action => {
     if (a.kind !== "disconnect") return a;
-    const inUse = new Set<string>();
-    {
-      for (const ns of a.controller.namespaces) {
-        if (ns.mountpoints.length === 0 && ns.holders.length === 0) continue;
-        const stillReachable = survivors.some((s) => s.namespaces.some((n) => n.blockDevice === ns.blockDevice));
-        if (!stillReachable) inUse.add(ns.blockDevice);
-      }
-    }
-    if (inUse.size === 0) return a;
-    const namespaces = [...inUse].sort();
-    return {
-      kind: "refuse-in-use",
-      identity: a.identity,
-      controller: a.controller,
-      namespaces,
-      reason: `${a.controller.device} is the last live path of ${namespaces.map((n) => `/dev/${n}`).join(", ")}, which is mounted or held`,
-    };
+    const stranded = a.controller.namespaces.filter((ns) => usesOf(ns).length > 0 && !carriedElsewhere(ns, survivors));
+    if (stranded.length === 0) return a;
+    const namespaces = stranded.map((ns) => ns.blockDevice).sort();
+    const uses = stranded.map((ns) => `/dev/${ns.blockDevice} (${usesOf(ns).join(", ")})`).join(", ");
+    return { kind: "refuse-in-use", identity: a.identity, controller: a.controller, namespaces, reason: `${a.controller.device} is the last live path of ${uses}` };
   });
+}
+
+/** Whether a live path left still carries the I/O of `ns`'s users. */
+function carriedElsewhere(ns: NamespaceUse, survivors: readonly FabricsController[]): boolean {
+  const others = survivors.flatMap((s) => s.namespaces);
+  if (others.some((n) => n.blockDevice === ns.blockDevice)) return true; // one native multipath head
+  const direct = ns.mountpoints.length > 0 || ns.swaps.length > 0 || (ns.exclusive === "busy" && ns.holders.length === 0);
+  if (direct || ns.holders.length === 0 || ns.nguid === undefined) return false;
+  return others.some((n) => n.nguid === ns.nguid && n.holders.some((h) => ns.holders.includes(h)));
 }
 
 /**

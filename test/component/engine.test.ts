@@ -164,7 +164,7 @@ describe("host engine on the simulated host", function () {
     await engine.release("A", [SDT1]);
     await assert.rejects(engine.release("A", [SDT2]), (err: unknown) => {
       assert.ok(err instanceof InUseError);
-      assert.match(err.message, new RegExp(`/dev/${nsDevice}.*mounted or held.*force: true`, "s"));
+      assert.match(err.message, new RegExp(`last live path of /dev/${nsDevice} \\(mounted on /mnt/data\\).*force: true`, "s"));
       return true;
     });
     assert.ok(sim.controllers().some((c) => c.device === a.paths[1].device), "nothing changed");

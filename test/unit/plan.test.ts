@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import type { ControllerState, FabricsController } from "../../provider/host/nvme/controller";
+import type { ControllerState, FabricsController, NamespaceUse } from "../../provider/host/nvme/controller";
 import { identityKey, type PathIdentity } from "../../provider/host/nvme/identity";
 import { addOwner, emptyLedger, EXTERNAL, forget, markPending, recordCreated, recordObject, removeOwner, type Ledger } from "../../provider/host/ledger/records";
 import { planAttach, planRelease, reconcilePending, settleConnect, type Action } from "../../provider/host/plan";
@@ -33,7 +33,7 @@ function ctrl(device: string, identity: PathIdentity | undefined, state: Control
     cntrltype: "io",
     identity,
     // One namespace head per subsystem, shared by all its paths (native multipath).
-    namespaces: identity ? [{ blockDevice: `nvme${SUBSYS.indexOf(identity.subsysnqn)}n1`, nsid: 1, mountpoints: mounted ? ["/mnt"] : [], holders: [] }] : [],
+    namespaces: identity ? [{ blockDevice: `nvme${SUBSYS.indexOf(identity.subsysnqn)}n1`, nsid: 1, mountpoints: mounted ? ["/mnt"] : [], holders: [], swaps: [], exclusive: "unknown" }] : [],
   };
 }
 
@@ -237,6 +237,33 @@ describe("planner rules", () => {
     recordCreated(ledger, q, ME, { device: "nvme1", cntlid: 8 });
     const both = planRelease({ release: [p, q], observed, ledger, owner: ME, force: false });
     assert.deepEqual(both.map((a) => a.kind), ["refuse-in-use", "refuse-in-use"]);
+  });
+
+  it("swap and a refused exclusive open are uses; with multipath=N, dm-multipath's other path carries a namespace it holds", () => {
+    const q = POOL.find((x) => x.subsysnqn === p.subsysnqn && x.hostnqn === p.hostnqn && x.traddr !== p.traddr)!;
+    const NGUID = "4a54e9f1000000ab0000000000000001";
+    const ns = (blockDevice: string, use: Partial<NamespaceUse>): NamespaceUse => ({ blockDevice, nsid: 1, nguid: NGUID, mountpoints: [], holders: [], swaps: [], exclusive: "free", ...use });
+    const on = (device: string, id: PathIdentity, cntlid: number, n: NamespaceUse): FabricsController => ({ ...ctrl(device, id, "live", false, cntlid), namespaces: [n] });
+    const ledger = emptyLedger();
+    recordCreated(ledger, p, ME, { device: "nvme0", cntlid: 7 });
+    recordCreated(ledger, q, ME, { device: "nvme1", cntlid: 8 });
+    const kinds = (release: PathIdentity[], observed: FabricsController[]) => planRelease({ release, observed, ledger, owner: ME, force: false }).map((a) => a.kind);
+
+    const swap = planRelease({ release: [p], observed: [on("nvme0", p, 7, ns("nvme0n1", { swaps: ["nvme0n1p2"] }))], ledger, owner: ME, force: false });
+    assert.deepEqual([swap[0].kind, swap[0].reason], ["refuse-in-use", "nvme0 is the last live path of /dev/nvme0n1 (swap on nvme0n1p2)"]);
+    assert.deepEqual(kinds([p], [on("nvme0", p, 7, ns("nvme0n1", { exclusive: "busy" }))]), ["refuse-in-use"]);
+    assert.deepEqual(kinds([p], [on("nvme0", p, 7, ns("nvme0n1", { exclusive: "unknown" }))]), ["disconnect"]);
+
+    // multipath=N: one device per path, both held by dm-0 (dm-multipath): one of two may go, not both.
+    const dm = (device: string, id: PathIdentity, cntlid: number, use: Partial<NamespaceUse> = {}) =>
+      on(device, id, cntlid, ns(`${device}n1`, { holders: ["dm-0"], exclusive: "busy", ...use }));
+    assert.deepEqual(kinds([p], [dm("nvme0", p, 7), dm("nvme1", q, 8)]), ["disconnect"]);
+    assert.deepEqual(kinds([p, q], [dm("nvme0", p, 7), dm("nvme1", q, 8)]), ["refuse-in-use", "refuse-in-use"]);
+    // The same dm device over two different namespaces (a striped LV) is no second path of either.
+    assert.deepEqual(kinds([p], [dm("nvme0", p, 7), dm("nvme1", q, 8, { nguid: "4a54e9f1000000ab0000000000000002" })]), ["refuse-in-use"]);
+    // A mount or swap on this path's own device is not carried by dm-multipath.
+    assert.deepEqual(kinds([p], [dm("nvme0", p, 7, { mountpoints: ["/x"] }), dm("nvme1", q, 8)]), ["refuse-in-use"]);
+    assert.deepEqual(kinds([p], [dm("nvme0", p, 7, { swaps: ["nvme0n1"] }), dm("nvme1", q, 8)]), ["refuse-in-use"]);
   });
 
   it("forgets a record whose controller is gone", () => {

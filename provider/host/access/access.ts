@@ -75,6 +75,12 @@ export interface HostAccess {
    * throws when it is still there after `goneTimeoutMs` (default 30 000).
    */
   deleteController(dir: string, expect: Readonly<Record<string, string>>, options?: { readonly goneTimeoutMs?: number }): Promise<DeleteOutcome>;
+  /**
+   * Try an exclusive open (O_EXCL) of the block device node `device` and close it at once: `busy` when
+   * the kernel refuses it (EBUSY), `free`, or `unknown` when it cannot be tried (no such node, not a
+   * block device, no permission, or an access that cannot do it: SSH has no tool for it in sh).
+   */
+  probeExclusive(device: string): Promise<"free" | "busy" | "unknown">;
   /** Release connections this access holds (SSH); a no-op locally. */
   close(): Promise<void>;
 }

@@ -141,6 +141,21 @@ export class LocalHost implements HostAccess {
     return { deleted: true };
   }
 
+  async probeExclusive(device: string): Promise<"free" | "busy" | "unknown"> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(device, fsConstants.O_RDONLY | fsConstants.O_EXCL | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      return isErrno(err, "EBUSY") ? "busy" : "unknown";
+    }
+    try {
+      // O_EXCL means "exclusive" only on a block device; on anything else it proved nothing.
+      return (await handle.stat()).isBlockDevice() ? "free" : "unknown";
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Inode the path leads to now, or undefined when it does not exist. */
   private async inode(file: string): Promise<number | undefined> {
     try {

@@ -4,7 +4,7 @@ import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { canonicalIp, identityKey, type PathIdentity } from "./identity";
-import { parseMounts, type MountEntry } from "./mounts";
+import { mountTables, parseMounts, parseSwaps, type MountEntry } from "./mounts";
 
 const CONTROLLER = /^nvme(\d+)$/;
 /** Hidden per-path namespace node `nvme<subsys>c<ctrl>n<k>`: its name tells the subsystem instance. */
@@ -122,12 +122,43 @@ interface ScanContext {
   readonly concurrency: number;
   readonly subsystems: SubsystemIndex;
   mounts?: Promise<MountEntry[]>;
+  swaps?: Promise<Set<string>>;
+}
+
+/** The host's root: the directory that holds its sysfs (`/` for `/sys`; a simulated host's own directory). */
+function hostRoot(settings: HostSettings): string {
+  return path.posix.dirname(settings.sysfsRoot);
+}
+
+/** The first mount table we may read (see mountTables). */
+async function readMountTable(host: HostAccess, mountsFile: string): Promise<MountEntry[]> {
+  for (const file of mountTables(mountsFile)) {
+    try {
+      const text = await host.readFile(file);
+      if (text !== undefined) return parseMounts(text);
+    } catch {
+      // not readable without root: the next one
+    }
+  }
+  return [];
 }
 
 async function mountsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
-  ctx.mounts ??= ctx.host.readFile(ctx.settings.mountsFile).then((t) => parseMounts(t ?? ""));
+  ctx.mounts ??= readMountTable(ctx.host, ctx.settings.mountsFile);
   const wanted = new Set(devices.map((d) => `/dev/${d}`));
   return (await ctx.mounts).filter((m) => wanted.has(m.source)).map((m) => m.mountpoint);
+}
+
+async function swapsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
+  ctx.swaps ??= ctx.host.readFile(path.posix.join(hostRoot(ctx.settings), "proc", "swaps")).then((t) => new Set(parseSwaps(t ?? "")));
+  const active = await ctx.swaps;
+  return devices.filter((d) => active.has(d));
+}
+
+/** busy if any of the devices refuses an exclusive open, free if all allow it, else unknown. */
+async function exclusiveOf(ctx: ScanContext, devices: readonly string[]): Promise<"free" | "busy" | "unknown"> {
+  const seen = await Promise.all(devices.map((d) => ctx.host.probeExclusive(path.posix.join(hostRoot(ctx.settings), "dev", d))));
+  return seen.includes("busy") ? "busy" : seen.every((s) => s === "free") ? "free" : "unknown";
 }
 
 async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: string): Promise<NamespaceUse> {
@@ -145,12 +176,16 @@ async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: stri
     const dir = dev === blockDevice ? path.posix.join(blockDir, "holders") : path.posix.join(blockDir, dev, "holders");
     for (const h of (await host.readDir(dir)) ?? []) holders.add(h);
   }
+  const devices = [blockDevice, ...partitions];
+  const [mountpoints, swaps, exclusive] = await Promise.all([mountsOf(ctx, devices), swapsOf(ctx, devices), exclusiveOf(ctx, devices)]);
   return {
     blockDevice,
     nsid: Number(clean(nsidText) ?? "0"),
     nguid: toNguid(nguidText),
-    mountpoints: await mountsOf(ctx, [blockDevice, ...partitions]),
+    mountpoints,
     holders: [...holders].sort(),
+    swaps,
+    exclusive,
   };
 }
 

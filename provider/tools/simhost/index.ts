@@ -70,6 +70,8 @@ export interface SimHost {
   removeNamespace(subsysnqn: string, nsid: number): string | undefined;
   /** Add a mount of `/dev/<device>` (a namespace head or partition) to the mount table. */
   mount(device: string, mountpoint: string, fstype?: string): void;
+  /** Turn on swap on `/dev/<device>` (a namespace head or partition): a line in the host's /proc/swaps. */
+  swapOn(device: string): void;
   /** Make `holder` (e.g. `dm-0`) hold a namespace block device. */
   addHolder(device: string, holder: string): void;
   /** Force a controller's state (e.g. `connecting`, `resetting`). */
@@ -200,6 +202,11 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
     mount(device, mountpoint, fstype = "ext4") {
       const esc = mountpoint.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
       fs.appendFileSync(mounts, `/dev/${device} ${esc} ${fstype} rw,relatime 0 0\n`);
+    },
+    swapOn(device) {
+      const swaps = path.join(root, "proc", "swaps");
+      if (!fs.existsSync(swaps)) fs.writeFileSync(swaps, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+      fs.appendFileSync(swaps, `/dev/${device}                          partition\t8388604\t\t0\t\t-2\n`);
     },
     addHolder(device, holder) {
       fs.mkdirSync(path.join(root, "sys", "block", device, "holders"), { recursive: true });

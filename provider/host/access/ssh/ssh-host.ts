@@ -387,6 +387,11 @@ export class SshHost implements HostAccess {
     throw new Error(`${this.description}: deleting ${dir} failed (${r.timedOut ? "timed out" : `exit ${r.exitCode}`}): ${r.stderr.trim() || line}`);
   }
 
+  /** sh has no way to open with O_EXCL: over SSH the guard relies on mounts, swaps and holders. */
+  async probeExclusive(): Promise<"unknown"> {
+    return "unknown";
+  }
+
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
     await this.connected();
     const waitS = options.timeoutMs === undefined ? 86_400 : Math.max(1, Math.ceil(options.timeoutMs / 1000));
