@@ -45,8 +45,10 @@ export interface AttachedPath {
   readonly identity: PathIdentity;
   /** `created`: our connect made the controller; `adopted`: it was live already (someone else's or pre-existing). */
   readonly origin: "created" | "adopted";
-  /** Controller name at the time (a hint). */
+  /** Name of the controller object we hold. */
   readonly device: string;
+  /** Its controller ID, when the kernel shows one (with `device`, the object). */
+  readonly cntlid?: number;
   /** `connecting`: the controller exists but has not reached the target yet (the kernel keeps retrying). */
   readonly state: "live" | "connecting";
 }
@@ -87,6 +89,7 @@ export interface PathObservation {
   readonly identity: PathIdentity;
   readonly state: PathState;
   readonly device?: string;
+  readonly cntlid?: number;
   /** Whether the ledger lists the owner for this path. */
   readonly held: boolean;
   /** Held, but the object we hold is gone and these controllers have the path now (someone else's). */
@@ -211,7 +214,7 @@ export class NvmeEngine {
         const timedOut = !outcome.ok && outcome.failure.class === "timeout";
         const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, timedOut, device: outcome.ok ? outcome.device : undefined });
         if (settled.kind === "created") {
-          const path: AttachedPath = { identity: a.identity, origin: "created", device: settled.controller.device, state: liveness(settled.controller) };
+          const path: AttachedPath = { identity: a.identity, origin: "created", ...objectOf(settled.controller), state: liveness(settled.controller) };
           recordCreated(tx.ledger, a.identity, owner, objectOf(settled.controller));
           made.push(path);
           held.push(path);
@@ -219,7 +222,7 @@ export class NvmeEngine {
           // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
           recordObject(tx.ledger, a.identity, owner, EXTERNAL, objectOf(settled.controller));
           adoptedNow.push(a.identity);
-          held.push({ identity: a.identity, origin: "adopted", device: settled.controller.device, state: liveness(settled.controller) });
+          held.push({ identity: a.identity, origin: "adopted", ...objectOf(settled.controller), state: liveness(settled.controller) });
         } else {
           // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
           if (!timedOut) clearPending(tx.ledger, a.identity);
@@ -237,11 +240,11 @@ export class NvmeEngine {
           adoptedNow.push(a.identity);
           // createdBy === owner: an orphan our own earlier, interrupted attempt made.
           const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
-          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", device: a.controller.device, state: liveness(now) });
+          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", ...objectOf(a.controller), state: liveness(now) });
         } else if (a.kind === "keep") {
           const rec = recordOf(tx.ledger, a.identity);
           const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
-          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.controller.device, state: liveness(now) });
+          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", ...objectOf(a.controller), state: liveness(now) });
         }
       }
 
@@ -427,7 +430,7 @@ export class NvmeEngine {
       const ctrl = rec && held ? recordedController(observed, rec) : (matches.find((c) => c.state === "live") ?? matches[0]);
       const state: PathState = !ctrl ? "missing" : ctrl.state === "live" ? "live" : "connecting";
       const lookAlikes = held && !ctrl && matches.length > 0 ? { lookAlikes: matches.map((c) => c.device) } : {};
-      return { identity: id, state, device: ctrl?.device, held, ...lookAlikes };
+      return { identity: id, state, device: ctrl?.device, ...(ctrl?.cntlid !== undefined ? { cntlid: ctrl.cntlid } : {}), held, ...lookAlikes };
     });
   }
 }

@@ -78,6 +78,7 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
       hostTraddr: id.hostTraddr ?? null,
       hostIface: id.hostIface ?? null,
       device: h.device,
+      cntlid: h.cntlid ?? null,
       origin: h.origin,
       state: h.state,
     }];
@@ -256,7 +257,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
           : "";
         host.log(`${describePath(identityOf(p))} is gone from this host${why}; the next \`pulumi up\` connects it again`);
       } else {
-        paths.push({ ...p, state: o.state, device: o.device ?? p.device });
+        paths.push({ ...p, state: o.state, device: o.device ?? p.device, cntlid: o.cntlid ?? p.cntlid });
       }
     });
     if (paths.length === 0) return {}; // nothing of ours is left: the resource is gone

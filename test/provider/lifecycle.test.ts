@@ -97,7 +97,8 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assert.deepEqual(ourAddresses(w), PD1_SDT_IPS);
     const out = [...w.stack.resources.values()][0].outputs as Record<string, any>;
     assert.equal(out.subsystemNqn, "nqn.1988-11.com.dell:powerflex:00:5fd1a0c900000001");
-    assert.equal(out.schemaVersion, 3);
+    assert.equal(out.schemaVersion, 4);
+    assert.ok((out.paths as { cntlid: unknown }[]).every((p) => typeof p.cntlid === "number"), "each path names its controller object");
     assert.equal(out.hostRegistered, true);
     assert.ok([...w.emulator.state.hosts.values()].some((h) => h.id === out.hostObjectId && h.nqn === out.hostNqn));
     assert.deepEqual(out.paths.map((p: any) => [p.sdtName, p.traddr, p.trsvcid, p.origin, p.state]).sort(), [
@@ -315,6 +316,8 @@ describe("state written by schemaVersion 1 (test/fixtures/state-v1.json)", funct
       const read = await w.host.read(urn, fixture.id, fixture.outputs, fixture.inputs);
       assert.equal(read.id, fixture.id);
       assert.deepEqual((read.outputs.paths as any[]).map((p) => p.state), ["live", "live", "live"]);
+      assert.ok((read.outputs.paths as any[]).every((p) => typeof p.cntlid === "number"), "migrated paths name their controller objects");
+      assert.equal(read.outputs.schemaVersion, 4);
       await w.host.delete(urn, fixture.id, read.outputs, fixture.inputs);
       assert.deepEqual(ourAddresses(w), []);
       assert.ok(!w.emulator.state.hosts.has(fixture.outputs.hostObjectId));
