@@ -32,7 +32,7 @@ export interface EngineDeps {
   readonly settings: HostSettings;
   readonly driver: NvmeDriver;
   /** With `subsysnqn`, controllers of other subsystems may be left out (read no further than that file). */
-  readonly readControllers: (only?: { readonly subsysnqn?: string }) => Promise<FabricsController[]>;
+  readonly readControllers: (only?: { readonly subsysnqn?: string; readonly devices?: readonly string[] }) => Promise<FabricsController[]>;
   /** Parallel `nvme connect` calls at most (default 8). */
   readonly connectConcurrency?: number;
   /** How long a deleted controller may take to go (ms); default 30 000. The kernel deletes before the write returns. */
@@ -276,12 +276,12 @@ export class NvmeEngine {
     if (made.length === 0) return problems;
     const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
     const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
-    await this.apply(tx, owner, plan, problems, false);
+    await this.apply(tx, owner, plan, observed, problems, false);
     return problems;
   }
 
   /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
-  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[], force: boolean): Promise<ReleaseResult> {
+  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], observed: readonly FabricsController[], problems: string[], force: boolean): Promise<ReleaseResult> {
     const disconnected: { identity: PathIdentity; device: string }[] = [];
     const released: PathIdentity[] = [];
     const forgotten: PathIdentity[] = [];
@@ -295,7 +295,7 @@ export class NvmeEngine {
         forgotten.push(a.identity);
         warnings.push(`${describePath(a.identity)}: ${a.reason}; forgotten`);
       } else if (a.kind === "disconnect") {
-        const refused = force ? undefined : await this.inUseNow(a);
+        const refused = force ? undefined : await this.inUseNow(a, observed);
         if (refused) {
           problems.push(`${describePath(a.identity)}: ${refused} (seen just before the delete; nothing was cut)`);
           continue;
@@ -325,8 +325,11 @@ export class NvmeEngine {
    * since the plan was made (and the deletes before this one changed which paths are left). Returns the
    * refusal's reason, or undefined when the delete may go ahead.
    */
-  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>): Promise<string | undefined> {
-    const observed = await this.deps.readControllers(subsystemOf([a.identity]));
+  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>, planned: readonly FabricsController[]): Promise<string | undefined> {
+    // Only the subsystem's controllers the plan saw: a path that came since is not counted on (safe side),
+    // and the thousand controllers of other users are not read twice.
+    const devices = planned.filter((c) => c.subsysnqn === a.identity.subsysnqn).map((c) => c.device);
+    const observed = await this.deps.readControllers({ ...subsystemOf([a.identity]), devices });
     const now = observed.find((c) => c.device === a.controller.device && c.cntlid === a.controller.cntlid);
     if (!now) return undefined; // gone or replaced: the pinned delete will find that out and touch nothing
     const [checked] = guardInUse([{ ...a, controller: now }], observed, false);
@@ -344,7 +347,7 @@ export class NvmeEngine {
       const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
       const problems: string[] = [];
-      const result = await this.apply(tx, owner, plan, problems, options.force ?? false);
+      const result = await this.apply(tx, owner, plan, observed, problems, options.force ?? false);
       if (problems.length > 0) {
         throw new Error(`could not disconnect every path we own: ${problems.join("; ")}. The ledger still lists them as ours; run again to retry.`);
       }

@@ -136,7 +136,7 @@ export class LocalHost implements HostAccess {
         const state = (await this.readFile(path.join(dir, "state")))?.trim() ?? "unknown";
         throw new Error(`controller ${path.basename(dir)} is still present (state ${state}) after we wrote to its delete_controller; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`);
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 5));
     }
     return { deleted: true };
   }

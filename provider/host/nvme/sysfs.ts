@@ -21,6 +21,8 @@ export interface ReadControllersOptions {
    * further. This is what keeps a lookup fast among a thousand foreign controllers.
    */
   readonly subsysnqn?: string;
+  /** Read only these controller names (those gone are left out): a second look at what a scan found. */
+  readonly devices?: readonly string[];
   /** Read namespaces, mounts and holders (default true). */
   readonly namespaces?: boolean;
 }
@@ -258,7 +260,7 @@ export async function readControllers(
 ): Promise<FabricsController[]> {
   const concurrency = options.concurrency ?? 64;
   const ctlDir = path.posix.join(settings.sysfsRoot, "class", "nvme-fabrics", "ctl");
-  const names = ((await host.readDir(ctlDir)) ?? [])
+  const names = (options.devices ?? (await host.readDir(ctlDir)) ?? [])
     .filter((n) => CONTROLLER.test(n))
     .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
   const ctx: ScanContext = {

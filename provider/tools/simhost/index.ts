@@ -82,7 +82,10 @@ export interface SimHost {
   calls(): string[][];
   /** Every controller the simulated kernel was asked to delete (through delete_controller or nvme-cli), oldest first. */
   deletes(): SimDeletion[];
-  /** Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order of exit. */
+  /**
+   * Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order
+   * of exit; and each deletion through delete_controller (`delete_controller`: from the write to the removal).
+   */
   commandTimes(): CommandTime[];
 }
 

@@ -47,11 +47,16 @@ async function serveRequest(root: string, name: string): Promise<void> {
     return; // its controller went meanwhile
   }
   if (text.trim() !== "1") return;
+  const requested = fs.statSync(file).mtimeMs; // when the write came: the kernel would have answered it then
   fs.writeFileSync(file, "");
   const device = name.slice(0, name.indexOf("."));
   const tree = new SimTree(root);
   const c = tree.read(device);
   if (!c || c.object !== name) return;
+  // Simulated time, like an nvme invocation's (times.log): a benchmark subtracts it (the kernel is
+  // synchronous). Written before the controller goes: once it is gone, its deleter may remove the host's
+  // directory, and nothing may be created in it after that.
+  fs.appendFileSync(path.join(root, "times.log"), `${JSON.stringify([requested, Date.now(), "delete_controller"])}\n`);
   await deleteAsKernel(root, readKnobs(root), c, "delete_controller");
 }
 

@@ -305,7 +305,8 @@ export class SimTree {
   removeController(device: string): boolean {
     const c = this.read(device);
     if (!c) return false;
-    // Out of sight in one step (as the kernel's sysfs entry goes), then cleared away.
+    // Out of sight in one step (as the kernel's sysfs entry goes), then cleared away: after that step only
+    // removals, never a new file (whoever waited for it may be removing the whole host meanwhile).
     const trash = path.join(this.root, "kernel", `gone-${c.object ?? device}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     fs.mkdirSync(path.dirname(trash), { recursive: true });
     fs.renameSync(path.join(this.ctlDir, device), trash);
