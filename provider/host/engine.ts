@@ -147,7 +147,7 @@ function liveness(ctrl: FabricsController): "live" | "connecting" {
 
 /** The kernel object as the ledger records it. */
 function objectOf(ctrl: FabricsController): ControllerObject {
-  return ctrl.cntlid === undefined ? { device: ctrl.device } : { device: ctrl.device, cntlid: ctrl.cntlid };
+  return { device: ctrl.device, ...(ctrl.cntlid !== undefined ? { cntlid: ctrl.cntlid } : {}), ...(ctrl.inode !== undefined ? { inode: ctrl.inode } : {}) };
 }
 
 export class NvmeEngine {

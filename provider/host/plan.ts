@@ -48,7 +48,9 @@ export function controllersOf(observed: readonly FabricsController[], id: PathId
  */
 export function recordedController(observed: readonly FabricsController[], rec: LedgerRecord): FabricsController | undefined {
   if (rec.device === undefined) return undefined;
-  return controllersOf(observed, rec.identity).find((c) => c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid));
+  return controllersOf(observed, rec.identity).find(
+    (c) => c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode),
+  );
 }
 
 /** "nvme2, nvme5": the look-alikes of a path (same identity, not our object), for messages. */
@@ -186,6 +188,8 @@ export function reconcilePending(ledger: Ledger, observed: readonly FabricsContr
         rec.device = claimed.device;
         if (claimed.cntlid === undefined) delete rec.cntlid;
         else rec.cntlid = claimed.cntlid;
+        if (claimed.inode === undefined) delete rec.inode;
+        else rec.inode = claimed.inode;
       }
       delete rec.pending;
       if (rec.owners.length === 0 && !claimed) delete ledger.paths[key];

@@ -6,7 +6,7 @@ import { LocalHost } from "../../provider/host/access/local";
 import { InUseError, NvmeEngine } from "../../provider/host/engine";
 import { NvmeCli } from "../../provider/host/nvme/cli";
 import type { PathIdentity } from "../../provider/host/nvme/identity";
-import { mountTables } from "../../provider/host/nvme/mounts";
+import { mergeMountTables, mountTables } from "../../provider/host/nvme/mounts";
 import { readControllers } from "../../provider/host/nvme/sysfs";
 import { createSimHost, DEFAULT_SIM_HOSTID, DEFAULT_SIM_HOSTNQN, type SimHost } from "../../provider/tools/simhost";
 
@@ -70,10 +70,16 @@ describe("in-use guard (simulated host)", function () {
     assert.equal(sim.controllers().length, 1);
   });
 
-  it("reads the mount table it is given, and for the default the host's before its own", () => {
+  it("reads the mount table it is given, and for the default its own and the host's (a device's mounts from the first that shows it)", () => {
     const other = path.join(dir, "other-mounts");
-    assert.deepEqual(mountTables("/proc/self/mounts"), ["/proc/1/mounts", "/proc/self/mounts"]);
+    assert.deepEqual(mountTables("/proc/self/mounts"), ["/proc/self/mounts", "/proc/1/mounts"]);
     assert.deepEqual(mountTables(other), [other]);
+    const own = [{ source: "/dev/nvme0n1", mountpoint: "/srv", fstype: "xfs" }];
+    const host = [
+      { source: "/dev/nvme0n1", mountpoint: "/newroot/srv", fstype: "xfs" },
+      { source: "/dev/nvme1n1", mountpoint: "/var/lib/db", fstype: "ext4" }, // the host's alone: a container misses it
+    ];
+    assert.deepEqual(mergeMountTables([own, host]).map((m) => m.mountpoint), ["/srv", "/var/lib/db"]);
   });
 });
 

@@ -283,6 +283,12 @@ describe("planner rules", () => {
     assert.match(a.reason, /our controller nvme0 \(cntlid 7\) is gone; nvme1 has the same path but is not the object we made: left connected/);
     // Same name, same path, another controller ID: a look-alike too.
     assert.equal(planRelease({ release: [p], observed: [ctrl("nvme0", p, "live", false, 8)], ledger, owner: ME, force: true })[0].kind, "forget");
+    // Same name, path and controller ID (nvmet hands the lowest free one out again), another kernel object.
+    const withInode = emptyLedger();
+    recordCreated(withInode, p, ME, { device: "nvme0", cntlid: 7, inode: "4242" });
+    const lookAlike = { ...ctrl("nvme0", p, "live", false, 7), inode: "4343" };
+    assert.equal(planRelease({ release: [p], observed: [lookAlike], ledger: withInode, owner: ME, force: true })[0].kind, "forget");
+    assert.equal(planRelease({ release: [p], observed: [{ ...lookAlike, inode: "4242" }], ledger: withInode, owner: ME, force: true })[0].kind, "disconnect");
     // A ledger v1 record (no controller ID) is its name and identity.
     delete ledger.paths[identityKey(p)].cntlid;
     const [v1] = planRelease({ release: [p], observed: [ctrl("nvme0", p, "live", false, 8)], ledger, owner: ME, force: true });

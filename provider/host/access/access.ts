@@ -58,6 +58,11 @@ export interface HostAccess {
   readDir(path: string): Promise<string[] | undefined>;
   /** Target of a symbolic link, or undefined when it is not one or does not exist. */
   readLink(path: string): Promise<string | undefined>;
+  /**
+   * Inode number (decimal text: sysfs's are 64-bit) of what `path` leads to, or undefined when it does not
+   * exist. On sysfs it names one kernel object for the life of the boot: kernfs does not hand it out again.
+   */
+  inode(path: string): Promise<string | undefined>;
   /** Write a file atomically (temp file + rename), creating parent directories. */
   writeFileAtomic(path: string, data: string): Promise<void>;
   /**
@@ -71,10 +76,16 @@ export interface HostAccess {
    * it is the object described by `expect` (attribute name -> text, compared by {@link pinnedText}):
    * open `delete_controller` first, then read and compare the attributes, then write `1` through the
    * descriptor already open. The kernel answers a write to a controller that went since with ENODEV,
-   * so a controller that took the name meanwhile is never touched. Returns once the object is gone;
-   * throws when it is still there after `goneTimeoutMs` (default 30 000).
+   * so a controller that took the name meanwhile is never touched. With `inode`, the opened
+   * `delete_controller` must be that inode (see {@link inode}): a look-alike with equal attributes is
+   * another object. Returns once the object is gone; throws when it is still there after `goneTimeoutMs`
+   * (default 30 000).
    */
-  deleteController(dir: string, expect: Readonly<Record<string, string>>, options?: { readonly goneTimeoutMs?: number }): Promise<DeleteOutcome>;
+  deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options?: { readonly goneTimeoutMs?: number; readonly inode?: string },
+  ): Promise<DeleteOutcome>;
   /**
    * Try an exclusive open (O_EXCL) of the block device node `device` and close it at once: `busy` when
    * the kernel refuses it (EBUSY), `free`, or `unknown` when it cannot be tried (no such node, not a

@@ -100,7 +100,20 @@ export class LocalHost implements HostAccess {
     });
   }
 
-  async deleteController(dir: string, expect: Readonly<Record<string, string>>, options: { readonly goneTimeoutMs?: number } = {}): Promise<DeleteOutcome> {
+  async inode(file: string): Promise<string | undefined> {
+    try {
+      return (await fs.stat(file, { bigint: true })).ino.toString();
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
+      throw err;
+    }
+  }
+
+  async deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options: { readonly goneTimeoutMs?: number; readonly inode?: string } = {},
+  ): Promise<DeleteOutcome> {
     const file = path.join(dir, "delete_controller");
     let handle: fs.FileHandle;
     try {
@@ -109,9 +122,10 @@ export class LocalHost implements HostAccess {
       if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return { deleted: false, why: `${path.basename(dir)} does not exist` };
       throw err;
     }
-    let pinned: number;
+    let pinned: string;
     try {
-      pinned = (await handle.stat()).ino;
+      pinned = (await handle.stat({ bigint: true })).ino.toString();
+      if (options.inode !== undefined && pinned !== options.inode) return { deleted: false, why: `${path.basename(dir)} is another controller now (another kernel object)` };
       for (const [attribute, want] of Object.entries(expect)) {
         const text = await this.readFile(path.join(dir, attribute));
         if (text === undefined) return { deleted: false, why: `${path.basename(dir)} went while we looked` };
@@ -153,16 +167,6 @@ export class LocalHost implements HostAccess {
       return (await handle.stat()).isBlockDevice() ? "free" : "unknown";
     } finally {
       await handle.close();
-    }
-  }
-
-  /** Inode the path leads to now, or undefined when it does not exist. */
-  private async inode(file: string): Promise<number | undefined> {
-    try {
-      return (await fs.stat(file)).ino;
-    } catch (err) {
-      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
-      throw err;
     }
   }
 

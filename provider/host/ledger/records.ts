@@ -34,6 +34,8 @@ const recordSchema = z.object({
   device: z.string().optional(),
   /** Controller ID of that object (ledger v2). Records from v1 have none: name and identity decide alone. */
   cntlid: z.number().int().optional(),
+  /** Inode of its `delete_controller` (ledger v2): the kernel object itself, beyond name and controller ID. */
+  inode: z.string().optional(),
   /**
    * Written before `nvme connect` so that a crash leaves a truthful record: the next locked operation
    * finds the controller it made (then `pending.owner` made it) or not (then the intent is dropped).
@@ -90,6 +92,7 @@ export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undef
 export interface ControllerObject {
   readonly device: string;
   readonly cntlid?: number;
+  readonly inode?: string;
 }
 
 /** Add `owner` to the holders of the record's object (creating the record with `createdBy` and `object` when new). */
@@ -116,8 +119,12 @@ export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, o
   recordObject(ledger, id, owner, owner, object);
 }
 
-function objectFields(object: ControllerObject): { device: string; cntlid?: number } {
-  return object.cntlid === undefined ? { device: object.device } : { device: object.device, cntlid: object.cntlid };
+function objectFields(object: ControllerObject): { device: string; cntlid?: number; inode?: string } {
+  return {
+    device: object.device,
+    ...(object.cntlid !== undefined ? { cntlid: object.cntlid } : {}),
+    ...(object.inode !== undefined ? { inode: object.inode } : {}),
+  };
 }
 
 /** Remove `owner` from the path; drop the record when nobody holds it any more. */

@@ -67,6 +67,12 @@ export interface FabricsController {
   readonly cntrltype: string;
   readonly cntlid?: number;
   /**
+   * Inode of its `delete_controller` (decimal text): on sysfs, this kernel object and no other for the
+   * life of the boot, also when a look-alike gets its name and controller ID (nvmet reuses the lowest
+   * free cntlid). Read for the controllers a scan reads in full.
+   */
+  readonly inode?: string;
+  /**
    * The identity this controller has, when it is a TCP I/O controller whose address parses;
    * undefined otherwise (never ours then).
    */

@@ -33,5 +33,8 @@ export async function deleteControllerObject(
   options: { readonly goneTimeoutMs?: number } = {},
 ): Promise<DeleteOutcome> {
   if (!DEVICE.test(ctrl.device)) throw new Error(`device ${JSON.stringify(ctrl.device)} is not a controller name (nvmeN); refusing to delete it`);
-  return host.deleteController(path.posix.join(settings.sysfsRoot, "class", "nvme", ctrl.device), objectAttributes(ctrl), options);
+  return host.deleteController(path.posix.join(settings.sysfsRoot, "class", "nvme", ctrl.device), objectAttributes(ctrl), {
+    ...options,
+    ...(ctrl.inode !== undefined ? { inode: ctrl.inode } : {}),
+  });
 }

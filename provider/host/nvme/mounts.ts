@@ -11,12 +11,24 @@ function unescapeMount(field: string): string {
 }
 
 /**
- * Mount tables to read, first readable wins. For the default, the host's (/proc/1/mounts: the init
- * process's mount namespace) before our own (/proc/self/mounts, which misses the host's mounts when the
- * provider runs in a container); /proc/1 needs root, so without it our own is read.
+ * Mount tables to read. For the default, our own (/proc/self/mounts: paths as we see them) and the
+ * host's (/proc/1/mounts, the init process's mount namespace: what our own misses when the provider runs
+ * in a container or chroot; readable as root). An explicit mountsFile is read alone.
  */
 export function mountTables(mountsFile: string): string[] {
-  return mountsFile === "/proc/self/mounts" || mountsFile === "/proc/1/mounts" ? ["/proc/1/mounts", "/proc/self/mounts"] : [mountsFile];
+  return mountsFile === "/proc/self/mounts" || mountsFile === "/proc/1/mounts" ? ["/proc/self/mounts", "/proc/1/mounts"] : [mountsFile];
+}
+
+/** One mount table from several: a device's mounts from the first table that shows it (our own paths first). */
+export function mergeMountTables(tables: readonly MountEntry[][]): MountEntry[] {
+  const out: MountEntry[] = [];
+  const seen = new Set<string>();
+  for (const table of tables) {
+    const fresh = table.filter((m) => !seen.has(m.source));
+    for (const m of fresh) out.push(m);
+    for (const m of fresh) seen.add(m.source);
+  }
+  return out;
 }
 
 /** Block devices with an active swap area in a /proc/swaps table (kernel names, e.g. `nvme0n1p2`). */

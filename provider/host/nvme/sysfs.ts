@@ -4,7 +4,7 @@ import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { canonicalIp, identityKey, type PathIdentity } from "./identity";
-import { mountTables, parseMounts, parseSwaps, type MountEntry } from "./mounts";
+import { mergeMountTables, mountTables, parseMounts, parseSwaps, type MountEntry } from "./mounts";
 
 const CONTROLLER = /^nvme(\d+)$/;
 /** Hidden per-path namespace node `nvme<subsys>c<ctrl>n<k>`: its name tells the subsystem instance. */
@@ -125,6 +125,8 @@ interface ScanContext {
   readonly subsystems: SubsystemIndex;
   mounts?: Promise<MountEntry[]>;
   swaps?: Promise<Set<string>>;
+  /** One exclusive-open probe per device and scan: two at once would see each other as the exclusive user. */
+  readonly probes: Map<string, Promise<"free" | "busy" | "unknown">>;
 }
 
 /** The host's root: the directory that holds its sysfs (`/` for `/sys`; a simulated host's own directory). */
@@ -132,17 +134,17 @@ function hostRoot(settings: HostSettings): string {
   return path.posix.dirname(settings.sysfsRoot);
 }
 
-/** The first mount table we may read (see mountTables). */
+/** The mount tables we may read, merged (see mountTables). */
 async function readMountTable(host: HostAccess, mountsFile: string): Promise<MountEntry[]> {
-  for (const file of mountTables(mountsFile)) {
-    try {
-      const text = await host.readFile(file);
-      if (text !== undefined) return parseMounts(text);
-    } catch {
-      // not readable without root: the next one
-    }
-  }
-  return [];
+  const tables = await Promise.all(
+    mountTables(mountsFile).map((file) =>
+      host.readFile(file).then(
+        (text) => parseMounts(text ?? ""),
+        () => [], // /proc/1/mounts is not readable without root
+      ),
+    ),
+  );
+  return mergeMountTables(tables);
 }
 
 async function mountsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
@@ -159,8 +161,25 @@ async function swapsOf(ctx: ScanContext, devices: readonly string[]): Promise<st
 
 /** busy if any of the devices refuses an exclusive open, free if all allow it, else unknown. */
 async function exclusiveOf(ctx: ScanContext, devices: readonly string[]): Promise<"free" | "busy" | "unknown"> {
-  const seen = await Promise.all(devices.map((d) => ctx.host.probeExclusive(path.posix.join(hostRoot(ctx.settings), "dev", d))));
+  const seen = await Promise.all(
+    devices.map((d) => {
+      let probe = ctx.probes.get(d);
+      if (!probe) {
+        probe = probeTwice(ctx.host, path.posix.join(hostRoot(ctx.settings), "dev", d));
+        ctx.probes.set(d, probe);
+      }
+      return probe;
+    }),
+  );
   return seen.includes("busy") ? "busy" : seen.every((s) => s === "free") ? "free" : "unknown";
+}
+
+/** A refusal is asked again once, a moment later: another scan's probe (`status`, a refresh) holds it only that long. */
+async function probeTwice(host: HostAccess, device: string): Promise<"free" | "busy" | "unknown"> {
+  const first = await host.probeExclusive(device);
+  if (first !== "busy") return first;
+  await new Promise((r) => setTimeout(r, 100));
+  return host.probeExclusive(device);
 }
 
 async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: string): Promise<NamespaceUse> {
@@ -217,7 +236,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     subsysnqn = await read("subsysnqn");
     if (subsysnqn !== options.subsysnqn) return undefined;
   }
-  const [transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid] = await Promise.all([
+  const [transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid, inode] = await Promise.all([
     read("transport"),
     read("address"),
     subsysnqn === undefined ? read("subsysnqn") : Promise.resolve(subsysnqn),
@@ -226,6 +245,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     read("state"),
     read("cntrltype"),
     read("cntlid"),
+    host.inode(path.posix.join(dir, "delete_controller")),
   ]);
   if (transport === undefined) return undefined; // deleted while we looked
   const addressFields = parseSysfsAddress(address ?? "");
@@ -240,6 +260,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     state: toState(state),
     cntrltype: cntrltype ?? "io",
     cntlid: cntlid !== undefined && /^\d+$/.test(cntlid) ? Number(cntlid) : undefined,
+    ...(inode !== undefined ? { inode } : {}),
   };
   const identity = identityOf(base);
   let namespaces: NamespaceUse[] = [];
@@ -268,6 +289,7 @@ export async function readControllers(
     settings,
     concurrency,
     subsystems: new SubsystemIndex(host, path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem"), concurrency),
+    probes: new Map(),
   };
   const all = await mapLimit(names, concurrency, (name) => readOne(ctx, name, options));
   return all.filter((c): c is FabricsController => c !== undefined);

@@ -44,6 +44,8 @@ export interface ForeignControllerSpec {
   readonly transport?: string;
   /** `src_addr` shown while live; `""` for none (kernels before 6.1). Default: knobs.srcAddr or a fixed address. */
   readonly srcAddr?: string;
+  /** Controller ID; default the next of the host's counter (nvmet would reuse the lowest free one). */
+  readonly cntlid?: number;
 }
 
 /** Handle on a simulated host. */
@@ -182,6 +184,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
           state: spec.state ?? "live",
           cntrltype: spec.cntrltype ?? "io",
           srcAddr: spec.srcAddr ?? spec.hostTraddr ?? knobs().srcAddr ?? (spec.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          ...(spec.cntlid !== undefined ? { cntlid: spec.cntlid } : {}),
         },
         knobs().namespaces?.[spec.subsysnqn] ?? [],
       );

@@ -311,7 +311,8 @@ export class SimTree {
     fs.mkdirSync(path.dirname(trash), { recursive: true });
     fs.renameSync(path.join(this.ctlDir, device), trash);
     fs.rmSync(trash, { recursive: true, force: true });
-    if (c.object) fs.rmSync(path.join(this.requestDir, c.object), { force: true });
+    // The request file stays (empty, answered by no one): its inode is never handed to a later controller,
+    // as kernfs never hands a gone object's inode out again.
     fs.rmSync(path.join(this.sys, "class", "nvme", device), { force: true });
     if (c.subsystem) {
       fs.rmSync(path.join(this.subsysRoot, c.subsystem, device), { force: true });

@@ -46,14 +46,28 @@ describe("deleting a controller object (LocalHost, simulated kernel)", function 
     await runSim(sim.dir, ["disconnect", "-d", ours]);
     const gone = await deleteControllerObject(host, sim.settings, seen);
     assert.deepEqual(gone, { deleted: false, why: `${ours} does not exist` });
-    // The same path again under the same name: only its controller ID tells it apart.
+    // The same path again under the same name: another kernel object (and here another controller ID).
     const again = sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN });
     assert.equal(again, ours);
-    const r = await deleteControllerObject(host, sim.settings, seen);
-    assert.equal(r.deleted, false);
+    assert.deepEqual(await deleteControllerObject(host, sim.settings, seen), { deleted: false, why: `${ours} is another controller now (another kernel object)` });
+    // Without the inode (a ledger v1 record), the attributes tell it apart.
+    const r = await deleteControllerObject(host, sim.settings, { ...seen, inode: undefined });
     assert.match(!r.deleted ? r.why : "", new RegExp(`${ours} is another controller now \\(its cntlid is "\\d+", ours was "${seen.cntlid}"\\)`));
     assert.deepEqual(sim.controllers().map((c) => c.device), [again]);
     assert.equal(sim.deletes().filter((d) => d.by === "delete_controller").length, 0);
+  });
+
+  it("a look-alike with the same name, path and controller ID (nvmet reuses cntlids) is another kernel object: not deleted", async () => {
+    const ours = sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN, cntlid: 5 });
+    const seen = await scan(ours);
+    assert.ok(seen.inode !== undefined);
+    await runSim(sim.dir, ["disconnect", "-d", ours]);
+    const again = sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN, cntlid: 5 });
+    assert.equal(again, ours);
+    const now = await scan(again);
+    assert.deepEqual([now.cntlid, now.address], [seen.cntlid, seen.address], "equal in every attribute");
+    assert.deepEqual(await deleteControllerObject(host, sim.settings, seen), { deleted: false, why: `${ours} is another controller now (another kernel object)` });
+    assert.deepEqual(sim.controllers().map((c) => c.device), [again]);
   });
 
   it("the address is compared without src_addr (it comes and goes with the connection)", async () => {

@@ -57,6 +57,7 @@ const READS = script(`while [ $# -gt 1 ]; do
     f) if [ ! -e "$p" ]; then echo n:; elif v=$(base64 -w0 < "$p" 2>&1); then echo "y:$v"; else echo "e:$(printf %s "$v" | base64 -w0)"; fi ;;
     d) if [ ! -d "$p" ]; then echo n:; else echo "y:$(cd -- "$p" && for f in * .*; do case $f in .|..) continue;; esac; if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done | base64 -w0)"; fi ;;
     l) if [ ! -L "$p" ]; then echo n:; else echo "y:$(printf %s "$(readlink -- "$p")" | base64 -w0)"; fi ;;
+    i) if ! v=$(stat -Lc %i -- "$p" 2>/dev/null); then echo n:; else echo "y:$(printf %s "$v" | base64 -w0)"; fi ;;
   esac
 done`);
 
@@ -68,14 +69,17 @@ command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed
 
 /**
  * HostAccess.deleteController in sh, in the same order as LocalHost: open delete_controller on descriptor 3
- * (the pin), compare the attributes ("$@" pairs; `address` without `,src_addr=…`, as pinnedText), check that
- * the name still leads to the pinned inode, write through descriptor 3 (ENODEV: the object went), wait
- * until it is gone ($2 polls of 50 ms). One line out: `deleted`, `gone <why>` or `stuck <state>`.
+ * (the pin; the inode the name led to just before and just after the open is the one opened, as objects
+ * never come back, and needs no /dev/fd), compare the attributes ("$@" pairs; `address` without
+ * `,src_addr=…`, as pinnedText), check that the name still leads to the pinned inode, write through
+ * descriptor 3 (ENODEV: the object went), wait until it is gone ($2 polls of 50 ms). One line out:
+ * `deleted`, `gone <why>` or `stuck <state>`.
  */
-const DELETE = script(`d=$1; n=$2; shift 2; f=$d/delete_controller; c=\${d##*/}
-[ -e "$f" ] || { echo "gone $c does not exist"; return 0; }
+const DELETE = script(`d=$1; n=$2; want_ino=$3; shift 3; f=$d/delete_controller; c=\${d##*/}
+ino=$(stat -Lc %i -- "$f" 2>/dev/null) || { echo "gone $c does not exist"; return 0; }
+[ -z "$want_ino" ] || [ "$ino" = "$want_ino" ] || { echo "gone $c is another controller now (another kernel object)"; return 0; }
 command exec 3>"$f" || { echo "gone $c does not exist"; return 0; }
-ino=$(stat -Lc %i /dev/fd/3) || return 1
+[ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ] || { echo "gone $c is another controller now"; return 0; }
 while [ $# -gt 1 ]; do
   a=$1; want=$2; shift 2
   v=$(cat -- "$d/$a" 2>/dev/null) || { echo "gone $c went while we looked"; return 0; }
@@ -95,7 +99,7 @@ echo deleted`);
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
 const LOCK = `mkdir -p -- "$1" && exec flock --exclusive --timeout "$3" --conflict-exit-code 75 "$2" cat`;
 
-type ReadOp = "f" | "d" | "l";
+type ReadOp = "f" | "d" | "l" | "i";
 interface ReadRequest {
   readonly op: ReadOp;
   readonly path: string;
@@ -365,6 +369,10 @@ export class SshHost implements HostAccess {
     return this.read("l", file);
   }
 
+  inode(file: string): Promise<string | undefined> {
+    return this.read("i", file);
+  }
+
   async writeFileAtomic(file: string, data: string): Promise<void> {
     const dir = path.posix.dirname(file);
     const tmp = path.posix.join(dir, `.${path.posix.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
@@ -373,10 +381,14 @@ export class SshHost implements HostAccess {
     if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
   }
 
-  async deleteController(dir: string, expect: Readonly<Record<string, string>>, options: { readonly goneTimeoutMs?: number } = {}): Promise<DeleteOutcome> {
+  async deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options: { readonly goneTimeoutMs?: number; readonly inode?: string } = {},
+  ): Promise<DeleteOutcome> {
     const goneTimeoutMs = options.goneTimeoutMs ?? 30_000;
     await this.connected();
-    const args = [dir, String(Math.ceil(goneTimeoutMs / 50)), ...Object.entries(expect).flat()];
+    const args = [dir, String(Math.ceil(goneTimeoutMs / 50)), options.inode ?? "", ...Object.entries(expect).flat()];
     const r = await this.exec(DELETE, args, { timeoutMs: goneTimeoutMs + this.t.fileTimeoutMs, what: `deleting ${dir}` });
     const line = r.stdout.trim();
     if (r.exitCode === 0 && line === "deleted") return { deleted: true };
