@@ -151,7 +151,7 @@ async function story(w: World, out: (line?: string) => void): Promise<DemoResult
   const result: DemoResult = {
     steps,
     pathsConnected: calls.filter((c) => c[0] === "connect").length,
-    pathsDisconnected: calls.filter((c) => c[0] === "disconnect").length,
+    pathsDisconnected: w.sim.deletes().filter((d) => d.by === "delete_controller").length,
     foreignBefore: foreign.length,
     foreignAfter: foreign.filter((c) => after.includes(c)).length,
     // Controllers of ours, ledger records, and volume mappings or host objects left on the array.
@@ -166,7 +166,7 @@ async function story(w: World, out: (line?: string) => void): Promise<DemoResult
   };
   out(
     `after destroy: ${result.foreignAfter} of ${result.foreignBefore} foreign controllers alive, ${result.leaked} leaked; ` +
-      `${result.pathsConnected} connects, ${result.pathsDisconnected} disconnects (each one "nvme disconnect -d nvmeN" of ours); ` +
+      `${result.pathsConnected} connects, ${result.pathsDisconnected} disconnects (each one a write to the delete_controller of a controller we made, checked first); ` +
       `__provider is ${result.providerBytes} bytes`,
   );
   return result;

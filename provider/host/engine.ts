@@ -1,14 +1,15 @@
 import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./access/access";
-import { addOwner, clearPending, EXTERNAL, forget, markPending, recordCreated, recordOf, removeOwner } from "./ledger/records";
+import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
 import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { readHostAttributes, OldKernelError } from "./nvme/kernel-support";
+import { deleteControllerObject } from "./nvme/delete";
 import { readControllers } from "./nvme/sysfs";
-import { controllersOf, planAttach, planRelease, reconcilePending, type Action } from "./plan";
+import { controllersOf, guardInUse, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
  * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
@@ -16,17 +17,27 @@ import { controllersOf, planAttach, planRelease, reconcilePending, type Action }
  * act, re-scan, record.
  */
 
-/** The nvme-cli adapter as the engine uses it ({@link NvmeCli} in production, anything alike in tests). */
-export type NvmeDriver = Pick<NvmeCli, "connect" | "disconnect">;
+/**
+ * The nvme-cli adapter as the engine uses it ({@link NvmeCli} in production, anything alike in tests).
+ * Only connect: a controller is deleted through its own `delete_controller` (nvme/delete.ts), never by name.
+ */
+export type NvmeDriver = Pick<NvmeCli, "connect">;
+
+/** An intent outlives its connect's timeout by this much: the kernel may finish a connect nvme-cli gave up on. */
+const INTENT_MARGIN_MS = 30_000;
+/** nvme-cli connect timeout when the options name none (as NvmeCli.connect). */
+const CONNECT_TIMEOUT_MS = 60_000;
 
 export interface EngineDeps {
   readonly host: HostAccess;
   readonly settings: HostSettings;
   readonly driver: NvmeDriver;
   /** With `subsysnqn`, controllers of other subsystems may be left out (read no further than that file). */
-  readonly readControllers: (only?: { readonly subsysnqn?: string }) => Promise<FabricsController[]>;
+  readonly readControllers: (only?: { readonly subsysnqn?: string; readonly devices?: readonly string[] }) => Promise<FabricsController[]>;
   /** Parallel `nvme connect` calls at most (default 8). */
   readonly connectConcurrency?: number;
+  /** How long a deleted controller may take to go (ms); default 30 000. The kernel deletes before the write returns. */
+  readonly goneTimeoutMs?: number;
   readonly now?: () => Date;
 }
 
@@ -35,8 +46,10 @@ export interface AttachedPath {
   readonly identity: PathIdentity;
   /** `created`: our connect made the controller; `adopted`: it was live already (someone else's or pre-existing). */
   readonly origin: "created" | "adopted";
-  /** Controller name at the time (a hint). */
+  /** Name of the controller object we hold. */
   readonly device: string;
+  /** Its controller ID, when the kernel shows one (with `device`, the object). */
+  readonly cntlid?: number;
   /** `connecting`: the controller exists but has not reached the target yet (the kernel keeps retrying). */
   readonly state: "live" | "connecting";
 }
@@ -62,11 +75,13 @@ export interface AttachResult {
 
 export interface ReleaseResult {
   /** Controllers we disconnected. */
-  readonly disconnected: readonly { readonly identity: PathIdentity; readonly devices: readonly string[] }[];
+  readonly disconnected: readonly { readonly identity: PathIdentity; readonly device: string }[];
   /** Paths we let go of whose controllers stay (another owner, or pre-existing). */
   readonly released: readonly PathIdentity[];
-  /** Paths whose controllers were already gone. */
+  /** Paths whose controllers (the objects we made) were already gone. */
   readonly forgotten: readonly PathIdentity[];
+  /** For a person: each controller of ours that was gone (and any look-alike left alone). */
+  readonly warnings: readonly string[];
 }
 
 export type PathState = "live" | "connecting" | "missing";
@@ -75,10 +90,13 @@ export interface PathObservation {
   readonly identity: PathIdentity;
   readonly state: PathState;
   readonly device?: string;
+  readonly cntlid?: number;
   /** Whether the ledger lists the owner for this path. */
   readonly held: boolean;
   /** Connect options the controller shows in sysfs (attribute -> text), to compare with the ones asked for. */
   readonly options?: Readonly<Record<string, string>>;
+  /** Held, but the object we hold is gone and these controllers have the path now (someone else's). */
+  readonly lookAlikes?: readonly string[];
 }
 
 /** Attach could not reach `minPaths`; everything this call made was undone. */
@@ -126,8 +144,13 @@ function subsystemOf(paths: readonly PathIdentity[]): { subsysnqn?: string } {
 }
 
 /** Whether the controller reached its target: `live`, else `connecting` (new, connecting, resetting). */
-function liveness(present: readonly FabricsController[], device: string): "live" | "connecting" {
-  return present.find((c) => c.device === device)?.state === "live" ? "live" : "connecting";
+function liveness(ctrl: FabricsController): "live" | "connecting" {
+  return ctrl.state === "live" ? "live" : "connecting";
+}
+
+/** The kernel object as the ledger records it. */
+function objectOf(ctrl: FabricsController): ControllerObject {
+  return { device: ctrl.device, ...(ctrl.cntlid !== undefined ? { cntlid: ctrl.cntlid } : {}), ...(ctrl.inode !== undefined ? { inode: ctrl.inode } : {}) };
 }
 
 export class NvmeEngine {
@@ -155,8 +178,12 @@ export class NvmeEngine {
   private async scan(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
     const only = subsystemOf(paths);
     const observed = await this.deps.readControllers(only);
-    if (reconcilePending(tx.ledger, observed, only.subsysnqn).length > 0) await tx.save();
+    if (reconcilePending(tx.ledger, observed, this.now(), only.subsysnqn).length > 0) await tx.save();
     return observed;
+  }
+
+  private now(): Date {
+    return (this.deps.now ?? (() => new Date()))();
   }
 
   /**
@@ -171,9 +198,11 @@ export class NvmeEngine {
       const hostAttributes = await readHostAttributes(this.deps.host, this.deps.settings, observed);
       if (hostAttributes === "absent") throw new OldKernelError(this.deps.host.description);
       const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
-      const now = (this.deps.now ?? (() => new Date()))();
+      const now = this.now();
       const connects = actions.filter((a) => a.kind === "connect");
-      for (const a of connects) markPending(tx.ledger, a.identity, owner, now);
+      const instances = observed.map((c) => c.device);
+      const expires = new Date(now.getTime() + (options.connect?.timeoutMs ?? CONNECT_TIMEOUT_MS) + INTENT_MARGIN_MS);
+      for (const a of connects) markPending(tx.ledger, a.identity, owner, now, expires, instances);
       if (connects.length > 0) await tx.save(); // intent before `nvme connect`
 
       const outcomes = await mapLimit(connects, this.deps.connectConcurrency ?? 8, (a) =>
@@ -191,26 +220,21 @@ export class NvmeEngine {
       const failures: PathFailure[] = [];
       connects.forEach((a, i) => {
         const outcome = outcomes[i];
-        const present = controllersOf(after, a.identity);
-        if (present.length > 0) {
-          const lost = !outcome.ok && outcome.failure.class === "already-connected";
-          const device = (outcome.ok && present.find((c) => c.device === outcome.device)?.device) || present[0].device;
-          const state = liveness(present, device);
-          if (lost) {
-            // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
-            clearPending(tx.ledger, a.identity);
-            addOwner(tx.ledger, a.identity, owner, EXTERNAL, device);
-            adoptedNow.push(a.identity);
-            held.push({ identity: a.identity, origin: "adopted", device, state });
-          } else {
-            recordCreated(tx.ledger, a.identity, owner, device);
-            const path: AttachedPath = { identity: a.identity, origin: "created", device, state };
-            made.push(path);
-            held.push(path);
-          }
+        const timedOut = !outcome.ok && outcome.failure.class === "timeout";
+        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, timedOut, device: outcome.ok ? outcome.device : undefined });
+        if (settled.kind === "created") {
+          const path: AttachedPath = { identity: a.identity, origin: "created", ...objectOf(settled.controller), state: liveness(settled.controller) };
+          recordCreated(tx.ledger, a.identity, owner, objectOf(settled.controller));
+          made.push(path);
+          held.push(path);
+        } else if (settled.kind === "lost") {
+          // Someone outside the ledger connected it between our scan and our connect: not ours to cut.
+          recordObject(tx.ledger, a.identity, owner, EXTERNAL, objectOf(settled.controller));
+          adoptedNow.push(a.identity);
+          held.push({ identity: a.identity, origin: "adopted", ...objectOf(settled.controller), state: liveness(settled.controller) });
         } else {
           // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
-          if (outcome.ok || outcome.failure.class !== "timeout") clearPending(tx.ledger, a.identity);
+          if (!timedOut) clearPending(tx.ledger, a.identity);
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
@@ -220,13 +244,16 @@ export class NvmeEngine {
       });
       for (const a of actions) {
         if (a.kind === "adopt") {
-          addOwner(tx.ledger, a.identity, owner, a.createdBy, a.device);
+          // The record's own object keeps its maker; a look-alike of a gone object is someone else's.
+          recordObject(tx.ledger, a.identity, owner, a.createdBy, objectOf(a.controller));
           adoptedNow.push(a.identity);
           // createdBy === owner: an orphan our own earlier, interrupted attempt made.
-          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
+          const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
+          held.push({ identity: a.identity, origin: a.createdBy === owner ? "created" : "adopted", ...objectOf(a.controller), state: liveness(now) });
         } else if (a.kind === "keep") {
           const rec = recordOf(tx.ledger, a.identity);
-          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", device: a.device, state: liveness(controllersOf(after, a.identity), a.device) });
+          const now = controllersOf(after, a.identity).find((c) => c.device === a.controller.device) ?? a.controller;
+          held.push({ identity: a.identity, origin: rec?.createdBy === owner ? "created" : "adopted", ...objectOf(a.controller), state: liveness(now) });
         }
       }
 
@@ -236,7 +263,7 @@ export class NvmeEngine {
         try {
           await tx.save(); // the commit: what we made is ours only once the ledger says so
         } catch (err) {
-          throw await this.undoUnrecorded(tx, made, err as Error);
+          throw await this.undoUnrecorded(tx, made, after, err as Error);
         }
         return { paths: held, failures };
       }
@@ -276,7 +303,11 @@ export class NvmeEngine {
         continue;
       }
       try {
-        await this.deps.driver.disconnect(made.device);
+        const r = await deleteControllerObject(this.deps.host, this.deps.settings, made, { goneTimeoutMs: this.deps.goneTimeoutMs });
+        if (!r.deleted) {
+          notes.push(`${describePath(id)}: its controller ${made.device} is gone already (${r.why})`);
+          continue;
+        }
         notes.push(`${describePath(id)}: its controller ${made.device} was disconnected again`);
       } catch (err) {
         notes.push(`${describePath(id)}: its controller ${made.device} could not be disconnected (${(err as Error).message})`);
@@ -290,11 +321,13 @@ export class NvmeEngine {
    * orphans until the next run. Only controllers this call made, by their device; the intents on disk say
    * the same, and the next locked operation drops them.
    */
-  private async undoUnrecorded(tx: LedgerTransaction, made: readonly AttachedPath[], cause: Error): Promise<Error> {
+  private async undoUnrecorded(tx: LedgerTransaction, made: readonly AttachedPath[], after: readonly FabricsController[], cause: Error): Promise<Error> {
     const problems: string[] = [];
     for (const m of made) {
       try {
-        await this.deps.driver.disconnect(m.device, { identity: m.identity });
+        // The object this call made, as the scan after the connects saw it: deleted pinned, never by name.
+        const ctrl = after.find((c) => c.device === m.device && c.cntlid === m.cntlid);
+        if (ctrl) await deleteControllerObject(this.deps.host, this.deps.settings, ctrl, { goneTimeoutMs: this.deps.goneTimeoutMs });
         forget(tx.ledger, m.identity);
       } catch (err) {
         problems.push(`${describePath(m.identity)} (${m.device}): ${(err as Error).message}`);
@@ -316,15 +349,16 @@ export class NvmeEngine {
     if (made.length === 0) return problems;
     const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
     const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
-    await this.apply(tx, owner, plan, problems);
+    await this.apply(tx, owner, plan, observed, problems, false);
     return problems;
   }
 
   /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
-  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], problems: string[]): Promise<ReleaseResult> {
-    const disconnected: { identity: PathIdentity; devices: string[] }[] = [];
+  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], observed: readonly FabricsController[], problems: string[], force: boolean): Promise<ReleaseResult> {
+    const disconnected: { identity: PathIdentity; device: string }[] = [];
     const released: PathIdentity[] = [];
     const forgotten: PathIdentity[] = [];
+    const warnings: string[] = [];
     for (const a of plan) {
       if (a.kind === "release") {
         removeOwner(tx.ledger, a.identity, owner);
@@ -332,25 +366,47 @@ export class NvmeEngine {
       } else if (a.kind === "forget") {
         forget(tx.ledger, a.identity);
         forgotten.push(a.identity);
+        warnings.push(`${describePath(a.identity)}: ${a.reason}; forgotten`);
       } else if (a.kind === "disconnect") {
-        const done: string[] = [];
-        for (const device of a.devices) {
-          try {
-            await this.deps.driver.disconnect(device, { identity: a.identity });
-            done.push(device);
-          } catch (err) {
-            problems.push(`${describePath(a.identity)} (${device}): ${(err as Error).message}`);
-          }
+        const refused = force ? undefined : await this.inUseNow(a, observed);
+        if (refused) {
+          problems.push(`${describePath(a.identity)}: ${refused} (seen just before the delete; nothing was cut)`);
+          continue;
         }
-        if (done.length === a.devices.length) {
+        try {
+          const r = await deleteControllerObject(this.deps.host, this.deps.settings, a.controller, { goneTimeoutMs: this.deps.goneTimeoutMs });
           forget(tx.ledger, a.identity);
-          disconnected.push({ identity: a.identity, devices: done });
+          if (r.deleted) {
+            disconnected.push({ identity: a.identity, device: a.controller.device });
+          } else {
+            // Ours went between the scan and the delete (ctrl-loss-tmo, someone's `nvme disconnect`): nothing was cut.
+            forgotten.push(a.identity);
+            warnings.push(`${describePath(a.identity)}: our controller ${a.controller.device} is gone (${r.why}); nothing was disconnected; forgotten`);
+          }
+        } catch (err) {
+          problems.push(`${describePath(a.identity)} (${a.controller.device}): ${(err as Error).message}`);
         }
       } else if (a.kind === "refuse-in-use") {
         problems.push(`${describePath(a.identity)}: ${a.reason}`);
       }
     }
-    return { disconnected, released, forgotten };
+    return { disconnected, released, forgotten, warnings };
+  }
+
+  /**
+   * The in-use guard again, on a fresh scan, right before a delete: a mount, swap or holder may have come
+   * since the plan was made (and the deletes before this one changed which paths are left). Returns the
+   * refusal's reason, or undefined when the delete may go ahead.
+   */
+  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>, planned: readonly FabricsController[]): Promise<string | undefined> {
+    // Only the subsystem's controllers the plan saw: a path that came since is not counted on (safe side),
+    // and the thousand controllers of other users are not read twice.
+    const devices = planned.filter((c) => c.subsysnqn === a.identity.subsysnqn).map((c) => c.device);
+    const observed = await this.deps.readControllers({ ...subsystemOf([a.identity]), devices });
+    const now = observed.find((c) => c.device === a.controller.device && c.cntlid === a.controller.cntlid);
+    if (!now) return undefined; // gone or replaced: the pinned delete will find that out and touch nothing
+    const [checked] = guardInUse([{ ...a, controller: now }], observed, false);
+    return checked.kind === "refuse-in-use" ? checked.reason : undefined;
   }
 
   /**
@@ -364,7 +420,7 @@ export class NvmeEngine {
       const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
       const problems: string[] = [];
-      const result = await this.apply(tx, owner, plan, problems);
+      const result = await this.apply(tx, owner, plan, observed, problems, options.force ?? false);
       if (problems.length > 0) {
         throw new Error(`could not disconnect every path we own: ${problems.join("; ")}. The ledger still lists them as ours; run again to retry.`);
       }
@@ -458,20 +514,28 @@ export class NvmeEngine {
   async forgetMissing(owner: string, paths: readonly PathIdentity[]): Promise<void> {
     await this.store.transact(async (tx) => {
       const observed = await this.scan(tx, paths);
-      for (const id of paths) if (controllersOf(observed, id).length === 0) removeOwner(tx.ledger, id, owner);
+      for (const id of paths) {
+        const rec = recordOf(tx.ledger, id);
+        // Judged by the object the ledger names, as observe does: a look-alike someone else made is not ours.
+        if (rec?.owners.includes(owner) && !recordedController(observed, rec)) removeOwner(tx.ledger, id, owner);
+      }
     });
   }
 
-  /** Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. */
+  /**
+   * Read-only: how each path looks on the host now and whether `owner` holds it. No lock taken. A held
+   * path is judged by the object the ledger names: a look-alike someone else made is not ours, nor live.
+   */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
     const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);
     return paths.map((id) => {
-      const matches = controllersOf(observed, id);
-      const live = matches.find((c) => c.state === "live");
-      const ctrl = live ?? matches[0];
-      const state: PathState = live ? "live" : ctrl ? "connecting" : "missing";
       const rec = recordOf(ledger, id);
-      return { identity: id, state, device: ctrl?.device, held: rec?.owners.includes(owner) ?? false, options: ctrl?.options };
+      const held = rec?.owners.includes(owner) ?? false;
+      const matches = controllersOf(observed, id);
+      const ctrl = rec && held ? recordedController(observed, rec) : (matches.find((c) => c.state === "live") ?? matches[0]);
+      const state: PathState = !ctrl ? "missing" : ctrl.state === "live" ? "live" : "connecting";
+      const lookAlikes = held && !ctrl && matches.length > 0 ? { lookAlikes: matches.map((c) => c.device) } : {};
+      return { identity: id, state, device: ctrl?.device, ...(ctrl?.cntlid !== undefined ? { cntlid: ctrl.cntlid } : {}), held, ...lookAlikes, options: ctrl?.options };
     });
   }
 }

@@ -1,6 +1,6 @@
-import type { FabricsController } from "./nvme/controller";
+import { usesOf, type FabricsController, type NamespaceUse } from "./nvme/controller";
 import { describePath, identityKey, isPath, type PathIdentity } from "./nvme/identity";
-import { EXTERNAL, type Ledger } from "./ledger/records";
+import { EXTERNAL, type Ledger, type LedgerRecord } from "./ledger/records";
 
 /**
  * The planner: pure functions from (what we want, what the host has, who owns what) to actions.
@@ -9,23 +9,26 @@ import { EXTERNAL, type Ledger } from "./ledger/records";
 
 /** One step the engine may take for one path, with the reason a person can read. */
 export type Action =
-  /** No live controller for the path: run `nvme connect`. */
+  /** No live controller for the path: connect one. */
   | { readonly kind: "connect"; readonly identity: PathIdentity; readonly reason: string }
-  /** A live controller we do not hold yet: become an owner; it stays whoever made it. */
-  | { readonly kind: "adopt"; readonly identity: PathIdentity; readonly device: string; readonly createdBy: string; readonly reason: string }
-  /** We already hold a live controller for the path. */
-  | { readonly kind: "keep"; readonly identity: PathIdentity; readonly device: string; readonly reason: string }
+  /**
+   * A live controller we do not hold yet: become an owner of it. `createdBy` is who made that object: the
+   * record's maker when it is the object the record names, else {@link EXTERNAL}.
+   */
+  | { readonly kind: "adopt"; readonly identity: PathIdentity; readonly controller: FabricsController; readonly createdBy: string; readonly reason: string }
+  /** We already hold the object the record names, and it is present. */
+  | { readonly kind: "keep"; readonly identity: PathIdentity; readonly controller: FabricsController; readonly reason: string }
   /** Drop our ownership; the controller stays (someone else holds it, or we did not make it). */
   | { readonly kind: "release"; readonly identity: PathIdentity; readonly reason: string }
-  /** We are the last owner and an owner made it: `nvme disconnect -d` each of these devices. */
-  | { readonly kind: "disconnect"; readonly identity: PathIdentity; readonly devices: readonly string[]; readonly reason: string }
-  /** Our record has no controller left on the host: forget it. */
+  /** We are the last owner and an owner made it: delete exactly this object (pinned, see nvme/delete.ts). */
+  | { readonly kind: "disconnect"; readonly identity: PathIdentity; readonly controller: FabricsController; readonly reason: string }
+  /** The object our record names is no longer on the host: forget it (a look-alike is never ours). */
   | { readonly kind: "forget"; readonly identity: PathIdentity; readonly reason: string }
   /** Disconnecting would cut the last live path of a namespace in use: refuse unless forced. */
   | {
       readonly kind: "refuse-in-use";
       readonly identity: PathIdentity;
-      readonly devices: readonly string[];
+      readonly controller: FabricsController;
       readonly namespaces: readonly string[];
       readonly reason: string;
     };
@@ -33,14 +36,27 @@ export type Action =
 /** States in which the kernel still counts a controller as the path (a second connect gets EALREADY). */
 const PRESENT_STATES = new Set(["new", "live", "connecting", "resetting"]);
 
-/** The controllers on the host that are this path, by identity (never by name). */
+/** The controllers on the host that are this path, by identity (never by name): any maker's. */
 export function controllersOf(observed: readonly FabricsController[], id: PathIdentity): FabricsController[] {
   return observed.filter((c) => PRESENT_STATES.has(c.state) && isPath(c, id));
 }
 
-/** The present controller to report for a path: the ledger's device hint when it still matches, else the first. */
-function pick(matches: readonly FabricsController[], hint: string | undefined): FabricsController {
-  return matches.find((c) => c.device === hint) ?? matches[0];
+/**
+ * The present controller that is the object `rec` names: its name, its identity and (ledger v2) its
+ * controller ID. Undefined when that object is gone, whatever else now has the name or the identity.
+ */
+export function recordedController(observed: readonly FabricsController[], rec: LedgerRecord): FabricsController | undefined {
+  if (rec.device === undefined) return undefined;
+  return controllersOf(observed, rec.identity).find(
+    (c) => c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode),
+  );
+}
+
+/** "nvme2, nvme5": the look-alikes of a path (same identity, not our object), for messages. */
+function lookAlikes(observed: readonly FabricsController[], rec: LedgerRecord): string {
+  return controllersOf(observed, rec.identity)
+    .map((c) => c.device)
+    .join(", ");
 }
 
 export interface AttachInput {
@@ -59,20 +75,25 @@ export function planAttach({ desired, observed, ledger, owner }: AttachInput): A
     if (seen.has(key)) continue;
     seen.add(key);
     const rec = ledger.paths[key];
-    const matches = controllersOf(observed, id);
-    if (matches.length === 0) {
+    const ours = rec && recordedController(observed, rec);
+    if (rec && ours) {
+      if (rec.owners.includes(owner)) {
+        actions.push({ kind: "keep", identity: id, controller: ours, reason: `${ours.device} is already ours` });
+      } else {
+        // A record without owners is an orphan a crashed attempt made (see reconcilePending): still ours to cut.
+        const who = rec.createdBy === EXTERNAL ? "it was there before us" : `made by ${rec.createdBy}`;
+        actions.push({ kind: "adopt", identity: id, controller: ours, createdBy: rec.createdBy, reason: `${ours.device} is live (${who})` });
+      }
+      continue;
+    }
+    const present = controllersOf(observed, id);
+    if (present.length === 0) {
       actions.push({ kind: "connect", identity: id, reason: `no controller for ${describePath(id)}` });
       continue;
     }
-    const ctrl = pick(matches, rec?.device);
-    if (rec?.owners.includes(owner)) {
-      actions.push({ kind: "keep", identity: id, device: ctrl.device, reason: `${ctrl.device} is already ours` });
-    } else {
-      // A record without owners is an orphan a crashed attempt made (see reconcilePending): still ours to cut.
-      const createdBy = rec ? rec.createdBy : EXTERNAL;
-      const who = createdBy === EXTERNAL ? "it was there before us" : `made by ${createdBy}`;
-      actions.push({ kind: "adopt", identity: id, device: ctrl.device, createdBy, reason: `${ctrl.device} is live (${who})` });
-    }
+    // The object the record names is gone; what has the path now is someone else's, whatever its name.
+    const why = rec?.device ? `our ${rec.device} is gone; ${present[0].device} is the same path made by someone else` : "it was there before us";
+    actions.push({ kind: "adopt", identity: id, controller: present[0], createdBy: EXTERNAL, reason: `${present[0].device} is live (${why})` });
   }
   return actions;
 }
@@ -97,81 +118,123 @@ export function planRelease({ release, observed, ledger, owner, force }: Release
     const rec = ledger.paths[key];
     const orphanWeMade = rec !== undefined && rec.owners.length === 0 && rec.createdBy === owner;
     if (!rec || (!rec.owners.includes(owner) && !orphanWeMade)) continue; // not ours: nothing to do, ever
-    const matches = controllersOf(observed, id);
     const others = rec.owners.filter((o) => o !== owner);
+    const ours = recordedController(observed, rec);
     if (others.length > 0) {
       actions.push({ kind: "release", identity: id, reason: `still held by ${others.join(", ")}` });
     } else if (rec.createdBy === EXTERNAL) {
       actions.push({ kind: "release", identity: id, reason: "it was there before us: left connected" });
-    } else if (matches.length === 0) {
-      actions.push({ kind: "forget", identity: id, reason: "its controller is already gone" });
+    } else if (!ours) {
+      const others = lookAlikes(observed, rec);
+      const left = others === "" ? "" : `; ${others} has the same path but is not the object we made: left connected`;
+      actions.push({ kind: "forget", identity: id, reason: `our controller ${rec.device ?? "(never recorded)"}${rec.cntlid === undefined ? "" : ` (cntlid ${rec.cntlid})`} is gone${left}` });
     } else {
-      const hinted = matches.filter((c) => c.device === rec.device);
-      const devices = (hinted.length > 0 ? hinted : matches).map((c) => c.device);
-      actions.push({ kind: "disconnect", identity: id, devices, reason: `we made it and are its last owner` });
+      actions.push({ kind: "disconnect", identity: id, controller: ours, reason: `we made ${ours.device} and are its last owner` });
     }
   }
   return guardInUse(actions, observed, force);
 }
 
 /**
- * Turn a disconnect into a refusal when it would leave a mounted or held namespace with no live path.
- * Native multipath keeps one namespace head for all paths of a subsystem, so cutting one path of
- * several is safe; cutting the last one fails I/O and shuts filesystems down.
+ * Turn a disconnect into a refusal when it would leave a namespace in use (mounted, swap, held, or open
+ * exclusively) with no live path. Cutting one path of several is safe when the user's I/O has another:
+ * native multipath keeps one namespace head for all paths of a subsystem; with `multipath=N`, dm-multipath
+ * holds one device per path, so the same namespace (NGUID) held by the same dm device on a live path left
+ * carries it, as long as nothing uses this path's device directly.
  */
-function guardInUse(actions: Action[], observed: readonly FabricsController[], force: boolean): Action[] {
+export function guardInUse(actions: Action[], observed: readonly FabricsController[], force: boolean): Action[] {
   if (force) return actions;
-  const cut = new Set(actions.flatMap((a) => (a.kind === "disconnect" ? a.devices : [])));
+  const cut = new Set(actions.flatMap((a) => (a.kind === "disconnect" ? [a.controller.device] : [])));
   const survivors = observed.filter((c) => c.state === "live" && !cut.has(c.device));
   return actions.map((a): Action => {
     if (a.kind !== "disconnect") return a;
-    const inUse = new Set<string>();
-    for (const ctrl of observed.filter((c) => a.devices.includes(c.device))) {
-      for (const ns of ctrl.namespaces) {
-        if (ns.mountpoints.length === 0 && ns.holders.length === 0) continue;
-        const stillReachable = survivors.some((s) => s.namespaces.some((n) => n.blockDevice === ns.blockDevice));
-        if (!stillReachable) inUse.add(ns.blockDevice);
-      }
-    }
-    if (inUse.size === 0) return a;
-    const namespaces = [...inUse].sort();
-    return {
-      kind: "refuse-in-use",
-      identity: a.identity,
-      devices: a.devices,
-      namespaces,
-      reason: `${a.devices.join(", ")} is the last live path of ${namespaces.map((n) => `/dev/${n}`).join(", ")}, which is mounted or held`,
-    };
+    const stranded = a.controller.namespaces.filter((ns) => usesOf(ns).length > 0 && !carriedElsewhere(ns, survivors));
+    if (stranded.length === 0) return a;
+    const namespaces = stranded.map((ns) => ns.blockDevice).sort();
+    const uses = stranded.map((ns) => `/dev/${ns.blockDevice} (${usesOf(ns).join(", ")})`).join(", ");
+    return { kind: "refuse-in-use", identity: a.identity, controller: a.controller, namespaces, reason: `${a.controller.device} is the last live path of ${uses}` };
   });
+}
+
+/** Whether a live path left still carries the I/O of `ns`'s users. */
+function carriedElsewhere(ns: NamespaceUse, survivors: readonly FabricsController[]): boolean {
+  const others = survivors.flatMap((s) => s.namespaces);
+  if (others.some((n) => n.blockDevice === ns.blockDevice)) return true; // one native multipath head
+  const direct = ns.mountpoints.length > 0 || ns.swaps.length > 0 || (ns.exclusive === "busy" && ns.holders.length === 0);
+  if (direct || ns.holders.length === 0 || ns.nguid === undefined) return false;
+  return others.some((n) => n.nguid === ns.nguid && n.holders.some((h) => ns.holders.includes(h)));
 }
 
 /**
  * Settle intents left by a crash between "intent written" and "ledger committed", or by a connect that
- * timed out (the kernel may finish it after nvme-cli was killed): a present controller was made by the
- * owner that meant to connect it; an absent one never came to be. The owner is not added: its operation
- * never returned, so nobody may know that owner id again. The controller stays recorded as an orphan we
- * made (no owners, `createdBy` an owner): the next attach of that path adopts it and the last owner's
- * release disconnects it. An orphan whose controller is gone is forgotten.
+ * timed out (the kernel may finish it after nvme-cli was killed). An intent claims a present controller
+ * of its path only when that controller's name did not exist when the intent was written and the intent
+ * has not expired: anything else was made by someone else (an admin, autoconnect), later. The owner is not
+ * added: its operation never returned, so nobody may know that owner id again. A claimed controller stays
+ * recorded as an orphan we made (no owners, `createdBy` an owner): the next attach of that path adopts it
+ * and the last owner's release disconnects it. An orphan whose object is gone is forgotten.
  * With `subsysnqn`, `observed` holds only that subsystem's controllers, so only its records are settled.
  * Returns the keys it changed (the caller saves the ledger when any did).
  */
-export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], subsysnqn?: string): string[] {
+export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], now: Date, subsysnqn?: string): string[] {
   const changed: string[] = [];
   for (const [key, rec] of Object.entries(ledger.paths)) {
     if (subsysnqn !== undefined && rec.identity.subsysnqn !== subsysnqn) continue; // not scanned: cannot judge
-    const matches = controllersOf(observed, rec.identity);
     if (rec.pending) {
-      if (matches.length > 0) {
+      const claimed = intentClaim(rec.pending, controllersOf(observed, rec.identity), now);
+      if (claimed) {
         rec.createdBy = rec.pending.owner;
-        rec.device = matches[0].device;
+        rec.device = claimed.device;
+        if (claimed.cntlid === undefined) delete rec.cntlid;
+        else rec.cntlid = claimed.cntlid;
+        if (claimed.inode === undefined) delete rec.inode;
+        else rec.inode = claimed.inode;
       }
       delete rec.pending;
-      if (rec.owners.length === 0 && matches.length === 0) delete ledger.paths[key];
+      if (rec.owners.length === 0 && !claimed) delete ledger.paths[key];
       changed.push(key);
-    } else if (rec.owners.length === 0 && matches.length === 0) {
+    } else if (rec.owners.length === 0 && !recordedController(observed, rec)) {
       delete ledger.paths[key];
       changed.push(key);
     }
   }
   return changed;
+}
+
+/** The controller an intent made: one of `present` that is newer than the intent, while the intent lasts. */
+export function intentClaim(pending: NonNullable<LedgerRecord["pending"]>, present: readonly FabricsController[], now: Date): FabricsController | undefined {
+  // A v1 intent knows neither: it cannot tell its controller from a later one, so it claims none.
+  if (pending.expires === undefined || pending.instances === undefined) return undefined;
+  if (now.getTime() > Date.parse(pending.expires)) return undefined;
+  const before = new Set(pending.instances);
+  return present.find((c) => !before.has(c.device));
+}
+
+/** What one connect attempt amounts to, once sysfs has been read again. */
+export type ConnectSettlement =
+  /** Our connect made this controller (a name that was not there when the intent was written). */
+  | { readonly kind: "created"; readonly controller: FabricsController }
+  /** Someone else's controller has the path (the kernel said EALREADY, or ours failed): held, never ours to cut. */
+  | { readonly kind: "lost"; readonly controller: FabricsController }
+  /** No controller for the path. */
+  | { readonly kind: "failed" };
+
+/**
+ * Settle one connect: `instances` are the controller names present when its intent was written, `after`
+ * a scan taken after it returned; `made` the name nvme-cli reported, if any (a hint, confirmed here).
+ * Only a connect that succeeded (or timed out: the kernel may finish it) can have made a controller, and
+ * only one whose name is new.
+ */
+export function settleConnect(
+  id: PathIdentity,
+  instances: readonly string[],
+  after: readonly FabricsController[],
+  outcome: { readonly ok: boolean; readonly timedOut: boolean; readonly device?: string },
+): ConnectSettlement {
+  const present = controllersOf(after, id);
+  if (present.length === 0) return { kind: "failed" };
+  const before = new Set(instances);
+  const fresh = present.filter((c) => !before.has(c.device));
+  const made = outcome.ok || outcome.timedOut ? (fresh.find((c) => c.device === outcome.device) ?? fresh[0]) : undefined;
+  return made ? { kind: "created", controller: made } : { kind: "lost", controller: present[0] };
 }

@@ -48,13 +48,15 @@ export interface HostStatus {
   readonly volumes: readonly VolumeHoldStatus[];
 }
 
-/** Join controllers and ledger. A controller is ours only when a record's identity matches it exactly. */
+/** Join controllers and ledger. A controller is ours only when it is the object a record names (identity, name, controller ID). */
 export function hostStatus(observed: readonly FabricsController[], ledger: Ledger): HostStatus {
   const matched = new Set<string>();
   const controllers = observed.map((c): ControllerStatus => {
     const key = c.identity ? identityKey(c.identity) : "";
     const found = ledger.paths[key];
-    const rec = found && isPath(c, found.identity) ? found : undefined;
+    // The key matches; isPath also compares the address text (as the kernel does). And a record names one kernel object: a look-alike (same path, another name or controller ID) is not it.
+    const isObject = found?.device === undefined || (found.device === c.device && (found.cntlid === undefined || found.cntlid === c.cntlid));
+    const rec = found && isPath(c, found.identity) && isObject ? found : undefined;
     const port = c.addressFields.trsvcid;
     const base = {
       device: c.device,

@@ -1,4 +1,4 @@
-import type { FabricsController, NamespaceUse } from "../host/nvme/controller";
+import { usesOf, type FabricsController, type NamespaceUse } from "../host/nvme/controller";
 import type { PowerFlexClient } from ".";
 import { printable } from "../printable";
 
@@ -137,8 +137,8 @@ export function devicesOf(volumes: readonly HeldVolume[], namespaces: Map<string
 export function inUse(volumes: readonly HeldVolume[], namespaces: Map<string, NamespaceUse>): string[] {
   return volumes.flatMap((v) => {
     const ns = namespaces.get(v.volumeId);
-    if (!ns || (ns.mountpoints.length === 0 && ns.holders.length === 0)) return [];
-    const uses = [...ns.mountpoints.map((m) => `mounted on ${m}`), ...ns.holders.map((h) => `held by ${h}`)];
+    const uses = ns ? usesOf(ns) : [];
+    if (!ns || uses.length === 0) return [];
     return [printable(`volume ${v.volumeName} (/dev/${ns.blockDevice}) is ${uses.join(", ")}`)];
   });
 }

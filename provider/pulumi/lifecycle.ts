@@ -46,6 +46,12 @@ function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
   return gatewayFor(inputs, stackConfig, { warn: (m) => host.log(`warning: ${m}`) });
 }
 
+/** Release paths and tell the user about every controller of ours that was already gone. */
+async function releasePaths(host: AttachmentHost, owner: string, paths: readonly PathIdentity[], options: { readonly force: boolean }): Promise<void> {
+  const result = await host.engine.release(owner, paths, options);
+  for (const w of result.warnings) host.log(`warning: ${w}`);
+}
+
 /** Attach the planned paths and describe what we hold, in plan order. */
 async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targets: PlannedTargets): Promise<StatePath[]> {
   const result = await host.engine.attach(owner, targets.paths.map((p) => p.identity), {
@@ -73,6 +79,7 @@ async function attach(owner: string, inputs: Inputs, host: AttachmentHost, targe
       hostTraddr: id.hostTraddr ?? null,
       hostIface: id.hostIface ?? null,
       device: h.device,
+      cntlid: h.cntlid ?? null,
       origin: h.origin,
       state: h.state,
     }];
@@ -240,10 +247,10 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       // All or nothing: undo what this create did, newest first; say what could not be undone.
       const undo = async (what: string, fn: () => Promise<unknown>) =>
         fn().catch((e: Error) => host.log(`warning: could not undo ${what}: ${e.message}`));
-      if (paths.length > 0) await undo("the paths connected", () => host.engine.release(owner, paths.map(identityOf), { force: false }));
+      if (paths.length > 0) await undo("the paths connected", () => releasePaths(host, owner, paths.map(identityOf), { force: false }));
       // Attach broke off (e.g. the SSH connection dropped mid-connect): the ledger's intents say which
       // controllers came up for this owner; releasing every planned path lets go of exactly those.
-      else if (targets && !(err instanceof AttachError)) await undo("the paths connected", () => host.engine.release(owner, targets!.paths.map((p) => p.identity), { force: false }));
+      else if (targets && !(err instanceof AttachError)) await undo("the paths connected", () => releasePaths(host, owner, targets!.paths.map((p) => p.identity), { force: false }));
       if (volumes.length > 0 && registration) await undo("the volume mappings made", () => unmapVolumes(gw.client, host.engine, owner, registration!.id, volumes));
       if (registration?.registered) await undo(`the NVMe host object ${registration.id} registered`, () => releaseHostObject(host, () => gw, registration!.id, identity.hostnqn));
       throw err;
@@ -262,9 +269,12 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     state.paths.forEach((p, i) => {
       const o = seen[i];
       if (o.state === "missing" || !o.held) {
-        host.log(`${describePath(identityOf(p))} is gone from this host; the next \`pulumi up\` connects it again`);
+        const why = o.lookAlikes
+          ? `: our controller is gone, and ${o.lookAlikes.join(", ")} has the same path but was made by someone else (not ours; never cut by us)`
+          : "";
+        host.log(`${describePath(identityOf(p))} is gone from this host${why}; the next \`pulumi up\` connects it again`);
       } else {
-        paths.push({ ...p, state: o.state, device: o.device ?? p.device });
+        paths.push({ ...p, state: o.state, device: o.device ?? p.device, cntlid: o.cntlid ?? p.cntlid });
         // Only what our connect made carries our options; an adopted controller keeps its maker's.
         if (p.origin === "created") warnDrift(host, identityOf(p), o.device, inputs.connect ?? {}, o.options ?? {});
       }
@@ -309,7 +319,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     if (!isDeepStrictEqual(storedInputs(olds).connect ?? {}, inputs.connect ?? {})) {
       // Options apply to new controllers only: cycle the ones we made, one at a time, so the others carry I/O.
       for (const p of state.paths.filter((x) => x.origin === "created" && wanted.has(identityKey(identityOf(x))))) {
-        await host.engine.release(id, [identityOf(p)], { force });
+        await releasePaths(host, id, [identityOf(p)], { force });
         await host.engine.attach(id, [identityOf(p)], { connect: inputs.connect ?? {} });
       }
     }
@@ -320,7 +330,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
     }
     const removed = state.paths.map(identityOf).filter((p) => !wanted.has(identityKey(p)));
-    if (removed.length > 0) await host.engine.release(id, removed, { force });
+    if (removed.length > 0) await releasePaths(host, id, removed, { force });
     const volumes = [...keep, ...added];
     const found = await waitForNamespaces(() => host.controllers(), state.subsystemNqn, volumes, { present: true, timeoutMs: DEVICE_TIMEOUT_MS });
     const next: State = {
@@ -351,7 +361,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
       await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
     }
-    await host.engine.release(id, state.paths.map(identityOf), { force });
+    await releasePaths(host, id, state.paths.map(identityOf), { force });
     if (!state.hostObjectId) return;
     if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
     try {

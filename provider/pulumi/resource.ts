@@ -158,8 +158,10 @@ export interface AttachmentPath {
   hostid: string;
   hostTraddr: string | null;
   hostIface: string | null;
-  /** Controller name when last seen (a hint: the kernel reuses names). */
+  /** Name of the controller object held (the kernel reuses names: with `cntlid`, which object it was). */
   device: string | null;
+  /** Controller ID of that object; null in states written before schemaVersion 4. */
+  cntlid: number | null;
   /** `created`: we made the controller; `adopted`: it was live before (ours to hold, never to cut). */
   origin: "created" | "adopted";
   state: "live" | "connecting" | "missing";

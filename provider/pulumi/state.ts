@@ -7,7 +7,7 @@ import type { PathIdentity } from "../host/nvme/identity";
  * implementation, so this code must read every state an older version wrote: bump `schemaVersion` on any
  * change of shape and add a migration below. The v1 fixture in test/fixtures/ keeps us honest.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const pathSchema = z.object({
   sdtId: z.string(),
@@ -91,8 +91,24 @@ export const stateSchemaV3 = stateSchemaV2.extend({
   hostSettings: settingsSchema.extend({ ssh: sshTargetSchema.optional() }),
 });
 
-export type State = z.infer<typeof stateSchemaV3>;
-export type StatePath = z.infer<typeof pathSchema>;
+/** v4 (issue 14): each path names the controller object it holds by its controller ID too. */
+const pathSchemaV4 = pathSchema.extend({
+  /** Controller ID of the object held (with `device`, which kernel object it was); null before v4. */
+  cntlid: z.number().int().nullable(),
+});
+
+export const stateSchemaV4 = stateSchemaV3.extend({
+  schemaVersion: z.literal(4),
+  paths: z.array(pathSchemaV4),
+});
+
+export type State = z.infer<typeof stateSchemaV4>;
+export type StatePath = z.infer<typeof pathSchemaV4>;
+
+/** Paths of a state before v4: no controller ID was recorded. */
+function withoutCntlid<T extends { paths: z.infer<typeof pathSchema>[] }>(state: T): T & { paths: StatePath[] } {
+  return { ...state, paths: state.paths.map((p) => ({ ...p, cntlid: null })) };
+}
 
 function parse<T extends z.ZodType>(schema: T, props: Record<string, unknown>): z.infer<T> {
   const parsed = schema.safeParse(props);
@@ -104,9 +120,10 @@ function parse<T extends z.ZodType>(schema: T, props: Record<string, unknown>): 
 /** Read a state written by any version of this provider, migrated to the current shape. */
 export function loadState(props: Record<string, unknown>): State {
   const version = props.schemaVersion;
-  if (version === 1) return { ...parse(stateSchemaV1, props), schemaVersion: 3, mappedVolumes: [], devices: [] };
-  if (version === 2) return { ...parse(stateSchemaV2, props), schemaVersion: 3 };
-  if (version === 3) return parse(stateSchemaV3, props);
+  if (version === 1) return withoutCntlid({ ...parse(stateSchemaV1, props), schemaVersion: 4 as const, mappedVolumes: [], devices: [] });
+  if (version === 2) return withoutCntlid({ ...parse(stateSchemaV2, props), schemaVersion: 4 as const });
+  if (version === 3) return withoutCntlid({ ...parse(stateSchemaV3, props), schemaVersion: 4 as const });
+  if (version === 4) return parse(stateSchemaV4, props);
   throw new Error(
     `this attachment's state has schemaVersion ${JSON.stringify(version)}, which this version of pulumi-powerflex-nvme does not know; ` +
       `upgrade the package (npm install pulumi-powerflex-nvme@latest) and run again`,

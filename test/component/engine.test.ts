@@ -34,14 +34,12 @@ function addForeign(sim: SimHost): string[] {
   return snapshot(sim.controllers());
 }
 
-/** Every disconnect the simulated nvme saw was `disconnect -d nvmeN` of one of `allowed`. */
+/** The engine ran no `nvme disconnect` of any kind, and the kernel deleted only `allowed`, each through its delete_controller. */
 function assertOnlyDisconnected(sim: SimHost, allowed: readonly string[]): void {
-  for (const argv of sim.calls()) {
-    assert.notEqual(argv[0], "disconnect-all", "never disconnect-all");
-    if (argv[0] !== "disconnect") continue;
-    assert.equal(argv.length, 3, `one device per call: ${argv.join(" ")}`);
-    assert.equal(argv[1], "-d", `only -d: ${argv.join(" ")}`);
-    assert.ok(allowed.includes(argv[2]), `disconnected ${argv[2]}, allowed ${allowed.join(", ") || "none"}`);
+  for (const argv of sim.calls()) assert.ok(!argv[0].startsWith("disconnect"), `ran nvme ${argv.join(" ")}`);
+  for (const d of sim.deletes()) {
+    assert.equal(d.by, "delete_controller");
+    assert.ok(allowed.includes(d.device), `deleted ${d.device}, allowed ${allowed.join(", ") || "none"}`);
   }
 }
 
@@ -78,7 +76,7 @@ describe("host engine on the simulated host", function () {
       assert.ok(sim.controllers().some((c) => c.device === created));
 
       const rb = await engine.release("B", [SDT1]);
-      assert.deepEqual(rb.disconnected.map((d) => d.devices), [[created]]);
+      assert.deepEqual(rb.disconnected.map((d) => d.device), [created]);
       assert.ok(!sim.controllers().some((c) => c.device === created));
       assert.ok(sim.controllers().some((c) => c.device === preexisting), "the pre-existing path stays");
       assertForeignAlive(sim, foreign);
@@ -117,8 +115,8 @@ describe("host engine on the simulated host", function () {
     });
     assert.deepEqual(snapshot(sim.controllers()), start);
     assertForeignAlive(sim, before);
-    const disconnects = sim.calls().filter((c) => c[0] === "disconnect");
-    assert.equal(disconnects.length, 1, "only the controller this call made");
+    assert.deepEqual(sim.deletes().map((d) => d.traddr), ["10.0.0.1"], "only the controller this call made");
+    assertOnlyDisconnected(sim, [sim.deletes()[0].device]);
 
     // minPaths: 2 of 3 is enough; the failure is reported, the rest held.
     const partial = await engine.attach("A", [SDT1, SDT2, path_("10.0.0.3")], { minPaths: 2 });
@@ -166,12 +164,12 @@ describe("host engine on the simulated host", function () {
     await engine.release("A", [SDT1]);
     await assert.rejects(engine.release("A", [SDT2]), (err: unknown) => {
       assert.ok(err instanceof InUseError);
-      assert.match(err.message, new RegExp(`/dev/${nsDevice}.*mounted or held.*force: true`, "s"));
+      assert.match(err.message, new RegExp(`last live path of /dev/${nsDevice} \\(mounted on /mnt/data\\).*force: true`, "s"));
       return true;
     });
     assert.ok(sim.controllers().some((c) => c.device === a.paths[1].device), "nothing changed");
     const forced = await engine.release("A", [SDT2], { force: true });
-    assert.deepEqual(forced.disconnected.map((d) => d.devices), [[a.paths[1].device]]);
+    assert.deepEqual(forced.disconnected.map((d) => d.device), [a.paths[1].device]);
     assertForeignAlive(sim, foreign);
     assertOnlyDisconnected(sim, a.paths.map((p) => p.device));
   });
@@ -182,10 +180,13 @@ describe("host engine on the simulated host", function () {
     // The crashed process wrote intents for two paths; only the first connect happened.
     const made = sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN });
     const ledgerFile = path.join(sim.settings.stateDir, "ledger.json");
-    const record = (id: PathIdentity) => ({ identity: id, createdBy: "pending", owners: [], pending: { owner: "A", since: "2026-11-24T00:00:00.000Z" } });
+    const before = sim.controllers().filter((c) => c.device !== made).map((c) => c.device);
+    const since = new Date();
+    const pending = { owner: "A", since: since.toISOString(), expires: new Date(since.getTime() + 90_000).toISOString(), instances: before };
+    const record = (id: PathIdentity) => ({ identity: id, createdBy: "pending", owners: [], pending });
     writeFileSync(
       ledgerFile,
-      JSON.stringify({ version: 1, paths: { [key(SDT1)]: record(SDT1), [key(SDT2)]: record(SDT2) } }),
+      JSON.stringify({ version: 2, paths: { [key(SDT1)]: record(SDT1), [key(SDT2)]: record(SDT2) } }),
     );
     const engine = NvmeEngine.on(host, sim.settings);
     const obs = await engine.attach("B", [path_("10.0.0.3")]); // any locked operation reconciles
@@ -196,7 +197,7 @@ describe("host engine on the simulated host", function () {
     assert.equal(ledger.paths[key(SDT2)], undefined);
     // A's destroy can then remove what it made.
     const r = await engine.release("A", [SDT1, SDT2]);
-    assert.deepEqual(r.disconnected.map((d) => d.devices), [[made]]);
+    assert.deepEqual(r.disconnected.map((d) => d.device), [made]);
     assertForeignAlive(sim, foreign);
   });
 

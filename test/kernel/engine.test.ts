@@ -11,11 +11,13 @@ import * as path from "node:path";
 import { AttachError, InUseError, NvmeEngine } from "../../provider/host/engine";
 import { hostSettings, type HostSettings } from "../../provider/host/access/access";
 import { LocalHost } from "../../provider/host/access/local";
+import { deleteControllerObject } from "../../provider/host/nvme/delete";
 import type { PathIdentity } from "../../provider/host/nvme/identity";
+import { readControllers } from "../../provider/host/nvme/sysfs";
 import { repoRoot } from "../support/paths";
 import { resetKernel } from "./hooks";
 import {
-  connectOk, controller, controllerKey, controllers, keepsOthers, machineHostIdentity, NVME, run, runOk, snapshot, waitForNamespace,
+  connectOk, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, run, runOk, snapshot, waitForNamespace,
   type HostIdentity, type KernelController,
 } from "./host";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, SDT1, SDT2, SDT3 } from "./targets";
@@ -182,7 +184,7 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
     keepsOthers(async () => {
       assert.ok(created, "needs step 2");
       const rb = await engine.release("B", [P1]);
-      assert.deepEqual(rb.disconnected.map((d) => d.devices), [[created]]);
+      assert.deepEqual(rb.disconnected.map((d) => d.device), [created]);
       assert.equal(kernelPath(P1), undefined, "SDT1 still connected");
       assert.equal(controller(created), undefined);
       assert.deepEqual(ledger().paths, {}, "nothing left in the ledger");
@@ -221,7 +223,7 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
 
       await assert.rejects(engine.release("D", [only]), (err: unknown) => {
         assert.ok(err instanceof InUseError, String(err));
-        assert.match(err.message, new RegExp(`${held.device} is the last live path of /dev/${head}, which is mounted or held`));
+        assert.match(err.message, new RegExp(`${held.device} is the last live path of /dev/${head} \\(mounted on ${MNT}\\)`));
         assert.match(err.message, /force: true.*Nothing was changed/s);
         return true;
       });
@@ -230,10 +232,62 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
       assert.deepEqual(ledgerOf(only)?.owners, ["D"], "a refused release keeps the ledger");
 
       const forced = await engine.release("D", [only], { force: true });
-      assert.deepEqual(forced.disconnected.map((d) => d.devices), [[held.device]]);
+      assert.deepEqual(forced.disconnected.map((d) => d.device), [held.device]);
       assert.equal(kernelPath(only), undefined);
       assertForeignAlive();
       return [held.device];
+    });
+  });
+
+  it("7. issue 14: swap on a namespace, and an exclusive open alone, keep its last path; the guard says which", function () {
+    this.timeout(180_000);
+    // A subsystem of its own: test 6 leaves POWERFLEX2's namespace mounted (unmounted in after()).
+    const SWAP_NQN = "nqn.1988-11.com.dell:powerflex:00:5a9e0c1d000000ef";
+    createSubsystem(SWAP_NQN, { allowAnyHost: true, model: "PowerFlex" });
+    addNamespace(SWAP_NQN, 1, { sizeMiB: 64, memoryBacked: true });
+    linkSubsystem(2, SWAP_NQN);
+    return keepsOthers(async () => {
+      const only = pathTo(SDT2, SWAP_NQN);
+      const [held] = (await engine.attach("E", [only])).paths;
+      const head = await waitForNamespace(held.device, 1);
+      runOk(["mkswap", `/dev/${head}`]);
+      runOk(["swapon", `/dev/${head}`]);
+      try {
+        await assert.rejects(engine.release("E", [only]), new RegExp(`${held.device} is the last live path of /dev/${head} \\(swap on ${head}\\)`));
+      } finally {
+        runOk(["swapoff", `/dev/${head}`]);
+      }
+      assert.equal(kernelPath(only)?.state, "live", "the swap's only path was cut");
+      // Someone holds the device open exclusively (as mount, dm, md and LVM do): the probe sees it.
+      const excl = await fs.promises.open(`/dev/${head}`, fs.constants.O_RDONLY | fs.constants.O_EXCL);
+      try {
+        await assert.rejects(engine.release("E", [only]), /open exclusively by someone \(an exclusive open was refused\)/);
+      } finally {
+        await excl.close();
+      }
+      const r = await engine.release("E", [only]);
+      assert.deepEqual(r.disconnected.map((d) => d.device), [held.device]);
+      assertForeignAlive();
+      return [held.device];
+    });
+  });
+
+  it("8. issue 14: a controller that took our controller's name, path and controller ID is another kernel object and is not deleted", function () {
+    this.timeout(180_000);
+    return keepsOthers(async () => {
+      const spec = { traddr: SDT1, trsvcid: NVME_TCP_PORT, nqn: POWERFLEX_NQN, host: me };
+      const ours = connectOk(spec);
+      const host = new LocalHost();
+      const seen = (await readControllers(host, settings)).find((c) => c.device === ours)!;
+      await disconnectOk(ours); // ours goes (ctrl-loss-tmo, someone's disconnect)
+      const again = connectOk(spec); // the same path again: lowest free name, and nvmet's lowest free cntlid
+      const now = (await readControllers(host, settings)).find((c) => c.device === again)!;
+      if (again === ours && now.cntlid === seen.cntlid) assert.notEqual(now.inode, seen.inode, "kernfs gave the new controller the old inode");
+      const r = await deleteControllerObject(host, settings, seen);
+      assert.equal(r.deleted, false);
+      assert.equal(controller(again)?.state, "live", "the look-alike was deleted");
+      await disconnectOk(again);
+      return [ours, again];
     });
   });
 });

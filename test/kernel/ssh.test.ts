@@ -58,7 +58,7 @@ describe("engine over SSH on the real kernel", function () {
       const ledger = JSON.parse(fs.readFileSync(path.join(stateDir, "ledger.json"), "utf8"));
       assert.equal(Object.keys(ledger.paths).length, 1);
       const released = await engine.release("owner-ssh", ids);
-      assert.deepEqual(released.disconnected.flatMap((d) => d.devices).sort(), [...devices].sort());
+      assert.deepEqual(released.disconnected.map((d) => d.device).sort(), [...devices].sort());
       assert.ok(controllers().every((c) => c.subsysnqn !== POWERFLEX_NQN));
       return devices;
     }));

@@ -30,9 +30,10 @@ function addForeign(w: World): string[] {
 function assertForeignAlive(w: World, before: readonly string[]): void {
   const now = snapshot(w.sim.controllers());
   for (const line of before) assert.ok(now.includes(line), `foreign controller gone or changed: ${line}\nnow: ${now.join("\n")}`);
-  for (const argv of w.sim.calls()) {
-    assert.notEqual(argv[0], "disconnect-all");
-    if (argv[0] === "disconnect") assert.equal(argv[1], "-d", argv.join(" "));
+  // The only nvme disconnects are the tests' own stand-ins for someone else; the provider deletes through delete_controller.
+  for (const argv of w.sim.calls()) assert.ok(argv[0] !== "disconnect-all" && (argv[0] !== "disconnect" || argv[1] === "-d"), argv.join(" "));
+  for (const d of w.sim.deletes().filter((x) => x.by === "delete_controller")) {
+    assert.ok(d.subsysnqn !== PURE && d.hostnqn !== OTHER_TOOL, `deleted a foreign controller: ${JSON.stringify(d)}`);
   }
 }
 
@@ -96,7 +97,8 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assert.deepEqual(ourAddresses(w), PD1_SDT_IPS);
     const out = [...w.stack.resources.values()][0].outputs as Record<string, any>;
     assert.equal(out.subsystemNqn, "nqn.1988-11.com.dell:powerflex:00:5fd1a0c900000001");
-    assert.equal(out.schemaVersion, 3);
+    assert.equal(out.schemaVersion, 4);
+    assert.ok((out.paths as { cntlid: unknown }[]).every((p) => typeof p.cntlid === "number"), "each path names its controller object");
     assert.equal(out.hostRegistered, true);
     assert.ok([...w.emulator.state.hosts.values()].some((h) => h.id === out.hostObjectId && h.nqn === out.hostNqn));
     assert.deepEqual(out.paths.map((p: any) => [p.sdtName, p.traddr, p.trsvcid, p.origin, p.state]).sort(), [
@@ -146,12 +148,12 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assert.deepEqual(await w.stack.up({ a: args }), [{ name: "a", op: "update" }]);
     assert.deepEqual(ourAddresses(w), [...PD1_SDT_IPS, "192.0.2.14"].sort());
     for (const d of before) assert.ok(w.sim.controllers().some((c) => c.device === d), `${d} stayed through the update`);
-    assert.equal(w.sim.calls().filter((c) => c[0] === "disconnect").length, 0, "no path cut to add one");
+    assert.equal(w.sim.deletes().length, 0, "no path cut to add one");
 
     w.emulator.state.removeSdt(sdt.id as string);
     assert.deepEqual(await w.stack.up({ a: args }), [{ name: "a", op: "update" }]);
     assert.deepEqual(ourAddresses(w), PD1_SDT_IPS);
-    assert.equal(w.sim.calls().filter((c) => c[0] === "disconnect").length, 1, "only the removed SDT's path");
+    assert.deepEqual(w.sim.deletes().map((d) => d.traddr), ["192.0.2.14"], "only the removed SDT's path");
     await w.stack.destroy();
     assertForeignAlive(w, foreign);
   });
@@ -252,7 +254,7 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     const now = [...w.stack.resources.values()][0];
     assert.notEqual(now.id, oldId);
     assert.deepEqual(w.sim.controllers().filter((c) => c.hostnqn !== OTHER_TOOL && c.subsysnqn !== PURE).map((c) => c.device).sort(), devices);
-    assert.equal(w.sim.calls().filter((c) => c[0] === "disconnect").length, 0, "nothing was cut by the replace");
+    assert.equal(w.sim.deletes().length, 0, "nothing was cut by the replace");
     // The new resource adopted controllers the old one made: it still removes them on destroy.
     await w.stack.destroy();
     assert.deepEqual(ourAddresses(w), []);
@@ -269,10 +271,10 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     const ours = w.sim.controllers().filter((c) => c.subsysnqn.includes("powerflex") && c.hostnqn !== OTHER_TOOL);
     assert.deepEqual([...new Set(ours.map((c) => c.hostnqn))], [newNqn]);
     assert.equal(ours.length, 3);
-    const calls = w.sim.calls();
-    const lastNewConnect = calls.map((c, i) => (c[0] === "connect" && c.includes(newNqn) ? i : -1)).reduce((a, b) => Math.max(a, b));
-    const firstDisconnect = calls.findIndex((c) => c[0] === "disconnect");
-    assert.ok(lastNewConnect >= 0 && firstDisconnect > lastNewConnect, "create-before-delete: new paths up before old ones go");
+    const connects = w.sim.commandTimes().filter((t) => t.command === "connect");
+    const firstDelete = Math.min(...w.sim.deletes().map((d) => d.at));
+    assert.equal(w.sim.calls().filter((c) => c[0] === "connect" && c.includes(newNqn)).length, 3);
+    assert.ok(connects.length > 0 && Number.isFinite(firstDelete) && connects.every((t) => t.end <= firstDelete), "create-before-delete: new paths up before old ones go");
     await w.stack.destroy();
     assertForeignAlive(w, foreign);
   });
@@ -361,11 +363,14 @@ describe("state written by schemaVersion 1 (test/fixtures/state-v1.json)", funct
       const hostDir = path.dirname(w.sim.settings.sysfsRoot);
       const text = fs.readFileSync(path.join(repoRoot(), "test", "fixtures", "state-v1.json"), "utf8");
       const fixture = JSON.parse(text.split("@HOST@").join(hostDir).split("@ENDPOINT@").join(w.emulator.url));
-      const foreign = addForeign(w);
-      // What version 1 left on the host: its controllers, its ledger, its host object in PowerFlex.
+      // What version 1 left on the host: its controllers (under the names its ledger records: a v1 record
+      // names its object by name and path), its ledger, its host object in PowerFlex.
       for (const p of fixture.outputs.paths) {
         execFileSync(w.sim.settings.nvmeCli, ["connect", "-t", "tcp", "-a", p.traddr, "-s", String(p.trsvcid), "-n", p.subsysnqn, "-q", p.hostnqn, "-I", p.hostid]);
       }
+      assert.deepEqual(w.sim.controllers().map((c) => c.device), fixture.outputs.paths.map((p: { device: string }) => p.device));
+      const v1Made = snapshot(w.sim.controllers());
+      const foreign = addForeign(w).filter((line) => !v1Made.includes(line));
       // Where version 1 kept it: the state dir its state names (the simulated host's /run then).
       fs.writeFileSync(path.join(fixture.outputs.hostSettings.stateDir, "ledger.json"), JSON.stringify(fixture.ledger));
       w.emulator.state.addHost({ id: fixture.outputs.hostObjectId, nqn: fixture.outputs.hostNqn, name: "v1-host" });
@@ -374,6 +379,8 @@ describe("state written by schemaVersion 1 (test/fixtures/state-v1.json)", funct
       const read = await w.host.read(urn, fixture.id, fixture.outputs, fixture.inputs);
       assert.equal(read.id, fixture.id);
       assert.deepEqual((read.outputs.paths as any[]).map((p) => p.state), ["live", "live", "live"]);
+      assert.ok((read.outputs.paths as any[]).every((p) => typeof p.cntlid === "number"), "migrated paths name their controller objects");
+      assert.equal(read.outputs.schemaVersion, 4);
       await w.host.delete(urn, fixture.id, read.outputs, fixture.inputs);
       assert.deepEqual(ourAddresses(w), []);
       assert.ok(!w.emulator.state.hosts.has(fixture.outputs.hostObjectId));

@@ -82,7 +82,8 @@ describe("provider over gRPC on a remote host (real sshd)", function () {
     assert.deepEqual(snapshot(w.sim.controllers()), before);
     assert.ok(w.sim.controllers().some((c) => c.device === foreign));
     assert.deepEqual(ledger(w).paths, {});
-    for (const argv of w.sim.calls()) if (argv[0] === "disconnect") assert.equal(argv[1], "-d");
+    assert.ok(!w.sim.calls().some((argv) => argv[0].startsWith("disconnect")), "no nvme disconnect: teardown writes delete_controller");
+    assert.ok(w.sim.deletes().length > 0 && w.sim.deletes().every((d) => d.by === "delete_controller" && d.subsysnqn !== PURE));
   });
 
   it("two runners (two provider processes) attaching the same remote host share one ledger", async () => {

@@ -21,10 +21,10 @@ function ctrl(device: string, identity: PathIdentity | undefined, rawTraddr = id
 describe("hostStatus (what `powerflex-nvme status` reports)", () => {
   it("joins controllers with their records; unmatched controllers are foreign, records without a controller are stale", () => {
     const ledger = emptyLedger();
-    recordCreated(ledger, id("10.0.0.1"), "A", "nvme1");
+    recordCreated(ledger, id("10.0.0.1"), "A", { device: "nvme1" });
     addOwner(ledger, id("10.0.0.1"), "B", "A");
-    addOwner(ledger, id("10.0.0.2"), "A", EXTERNAL, "nvme2");
-    recordCreated(ledger, id("10.0.0.9"), "C", "nvme9");
+    addOwner(ledger, id("10.0.0.2"), "A", EXTERNAL, { device: "nvme2" });
+    recordCreated(ledger, id("10.0.0.9"), "C", { device: "nvme9" });
     ledger.volumes["h/v"] = { createdBy: EXTERNAL, owners: ["A"] };
     const s = hostStatus([ctrl("nvme0", undefined, undefined, "loop"), ctrl("nvme1", id("10.0.0.1")), ctrl("nvme2", id("10.0.0.2"))], ledger);
     assert.deepEqual(s.controllers.map((c) => [c.device, c.traddr, c.trsvcid, c.owners, c.createdBy]), [
@@ -45,10 +45,21 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
 
   it("an address the kernel shows in another text form is another path: foreign, and our record is stale", () => {
     const ledger = emptyLedger();
-    recordCreated(ledger, id("fd00::3"), "A", "nvme1");
-    // Same address, other text: the kernel compares strings, so this is not our controller.
-    const s = hostStatus([ctrl("nvme1", id("fd00:0::3"))], ledger);
+    recordCreated(ledger, id("fd00::3"), "A", { device: "nvme1" });
+    // Same canonical identity, but the kernel compares address strings: this is not our controller.
+    const s = hostStatus([ctrl("nvme1", id("fd00::3"), "fd00:0::3")], ledger);
     assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
     assert.equal(s.stale.length, 1);
+  });
+
+  it("a look-alike of our gone controller (same path, another name or controller ID) is foreign, and our record is stale", () => {
+    const ledger = emptyLedger();
+    recordCreated(ledger, id("10.0.0.1"), "A", { device: "nvme1", cntlid: 7 });
+    for (const lookAlike of [{ ...ctrl("nvme1", id("10.0.0.1")), cntlid: 8 }, { ...ctrl("nvme4", id("10.0.0.1")), cntlid: 7 }]) {
+      const s = hostStatus([lookAlike], ledger);
+      assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
+      assert.deepEqual(s.stale.map((r) => r.owners), [["A"]]);
+    }
+    assert.deepEqual(hostStatus([{ ...ctrl("nvme1", id("10.0.0.1")), cntlid: 7 }], ledger).controllers[0].owners, ["A"]);
   });
 });

@@ -19,7 +19,7 @@ describe("volume messages", () => {
   };
 
   it("escape control characters in volume names (in use, namespace wait)", async () => {
-    const ns = new Map([[vol.volumeId, { blockDevice: "nvme0n1", nsid: 1, mountpoints: ["/mnt/\u001b[31m"], holders: [] }]]);
+    const ns = new Map([[vol.volumeId, { blockDevice: "nvme0n1", nsid: 1, mountpoints: ["/mnt/\u001b[31m"], holders: [], swaps: [], exclusive: "unknown" as const }]]);
     const [used] = inUse([vol], ns);
     assert.equal(used, "volume db\\x1b[2J\\nfake (/dev/nvme0n1) is mounted on /mnt/\\x1b[31m");
     await assert.rejects(waitForNamespaces(async () => [], "nqn.x", [vol], { present: true, timeoutMs: 0 }), (err: Error) => {

@@ -28,6 +28,23 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** What {@link HostAccess.deleteController} did. */
+export type DeleteOutcome =
+  /** The controller that was the pinned object is gone: we deleted it. */
+  | { readonly deleted: true }
+  /** Nothing was deleted: the name is missing, shows another controller, or the object went before our write (ENODEV). */
+  | { readonly deleted: false; readonly why: string };
+
+/**
+ * The text of an attribute as {@link HostAccess.deleteController} compares it: trimmed, and for `address`
+ * without the kernel's `,src_addr=…` (present only while live, so not part of what the controller is).
+ * The SSH script (ssh/ssh-host.ts) applies the same rule in sh.
+ */
+export function pinnedText(attribute: string, text: string): string {
+  const t = text.trim();
+  return attribute === "address" ? t.replace(/,src_addr=.*$/, "") : t;
+}
+
 /** Releases a lock taken with {@link HostAccess.lock}. Idempotent. */
 export interface Unlock {
   (): Promise<void>;
@@ -54,6 +71,11 @@ export interface HostAccess {
   readDir(path: string): Promise<string[] | undefined>;
   /** Target of a symbolic link, or undefined when it is not one or does not exist. */
   readLink(path: string): Promise<string | undefined>;
+  /**
+   * Inode number (decimal text: sysfs's are 64-bit) of what `path` leads to, or undefined when it does not
+   * exist. On sysfs it names one kernel object for the life of the boot: kernfs does not hand it out again.
+   */
+  inode(path: string): Promise<string | undefined>;
   /** Write a file atomically (temp file + rename), creating missing parent directories private (0700). */
   writeFileAtomic(path: string, data: string): Promise<void>;
   /**
@@ -63,6 +85,27 @@ export interface HostAccess {
    * provider never leaves the host locked.
    */
   lock(path: string, options?: { readonly timeoutMs?: number }): Promise<Unlock>;
+  /**
+   * Delete the fabrics controller whose sysfs directory is `dir` (`…/class/nvme/nvmeN`) if, and only if,
+   * it is the object described by `expect` (attribute name -> text, compared by {@link pinnedText}):
+   * open `delete_controller` first, then read and compare the attributes, then write `1` through the
+   * descriptor already open. The kernel answers a write to a controller that went since with ENODEV,
+   * so a controller that took the name meanwhile is never touched. With `inode`, the opened
+   * `delete_controller` must be that inode (see {@link inode}): a look-alike with equal attributes is
+   * another object. Returns once the object is gone; throws when it is still there after `goneTimeoutMs`
+   * (default 30 000).
+   */
+  deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options?: { readonly goneTimeoutMs?: number; readonly inode?: string },
+  ): Promise<DeleteOutcome>;
+  /**
+   * Try an exclusive open (O_EXCL) of the block device node `device` and close it at once: `busy` when
+   * the kernel refuses it (EBUSY), `free`, or `unknown` when it cannot be tried (no such node, not a
+   * block device, no permission, or an access that cannot do it: SSH has no tool for it in sh).
+   */
+  probeExclusive(device: string): Promise<"free" | "busy" | "unknown">;
   /** Release connections this access holds (SSH); a no-op locally. */
   close(): Promise<void>;
 }

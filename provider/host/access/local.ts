@@ -1,6 +1,6 @@
 import { constants as C, promises as fs } from "node:fs";
 import * as path from "node:path";
-import type { HostAccess, RunOptions, RunResult, Unlock } from "./access";
+import { pinnedText, type DeleteOutcome, type HostAccess, type RunOptions, type RunResult, type Unlock } from "./access";
 import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, type FileInfo, type ReadOptions } from "./files";
 import { childEnv } from "./child-env";
 import { holdFlock, loadExeca } from "./flock";
@@ -154,6 +154,76 @@ export class LocalHost implements HostAccess {
       env: childEnv(),
       whyFailed: (r, errText) => (r.code === "ENOENT" ? "flock(1) from util-linux is not installed" : errText.trim() || `exit ${String(r.exitCode ?? r.signal)}`),
     });
+  }
+
+  async inode(file: string): Promise<string | undefined> {
+    try {
+      return (await fs.stat(file, { bigint: true })).ino.toString();
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
+      throw err;
+    }
+  }
+
+  async deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options: { readonly goneTimeoutMs?: number; readonly inode?: string } = {},
+  ): Promise<DeleteOutcome> {
+    const file = path.join(dir, "delete_controller");
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, C.O_WRONLY);
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return { deleted: false, why: `${path.basename(dir)} does not exist` };
+      throw err;
+    }
+    let pinned: string;
+    try {
+      pinned = (await handle.stat({ bigint: true })).ino.toString();
+      if (options.inode !== undefined && pinned !== options.inode) return { deleted: false, why: `${path.basename(dir)} is another controller now (another kernel object)` };
+      for (const [attribute, want] of Object.entries(expect)) {
+        const text = await this.readFile(path.join(dir, attribute));
+        if (text === undefined) return { deleted: false, why: `${path.basename(dir)} went while we looked` };
+        const seen = pinnedText(attribute, text);
+        if (seen !== want) return { deleted: false, why: `${path.basename(dir)} is another controller now (its ${attribute} is "${seen}", ours was "${want}")` };
+      }
+      // The reads went by name: they were of the pinned object only if the name still leads to it.
+      if ((await this.inode(file)) !== pinned) return { deleted: false, why: `${path.basename(dir)} is another controller now` };
+      try {
+        await handle.write("1");
+      } catch (err) {
+        if (isErrno(err, "ENODEV")) return { deleted: false, why: `${path.basename(dir)} went before our write` };
+        throw err;
+      }
+    } finally {
+      await handle.close();
+    }
+    // The kernel deletes before the write returns; a simulated kernel may take a moment.
+    const deadline = Date.now() + (options.goneTimeoutMs ?? 30_000);
+    while ((await this.inode(file)) === pinned) {
+      if (Date.now() >= deadline) {
+        const state = (await this.readFile(path.join(dir, "state")))?.trim() ?? "unknown";
+        throw new Error(`controller ${path.basename(dir)} is still present (state ${state}) after we wrote to its delete_controller; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return { deleted: true };
+  }
+
+  async probeExclusive(device: string): Promise<"free" | "busy" | "unknown"> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(device, C.O_RDONLY | C.O_EXCL | C.O_NONBLOCK);
+    } catch (err) {
+      return isErrno(err, "EBUSY") ? "busy" : "unknown";
+    }
+    try {
+      // O_EXCL means "exclusive" only on a block device; on anything else it proved nothing.
+      return (await handle.stat()).isBlockDevice() ? "free" : "unknown";
+    } finally {
+      await handle.close();
+    }
   }
 
   async close(): Promise<void> {

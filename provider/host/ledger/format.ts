@@ -4,7 +4,8 @@
  * writer that does not know a field may get its meaning wrong even when it keeps the key.
  *
  * 1: paths; volumes and hosts were added later without a bump, and its readers dropped unknown keys.
- * 2: minWriter; unknown keys kept. Format-1 releases accept only `version: 1`, so they refuse it.
+ * 2: minWriter and generation; unknown keys kept; records name their kernel object (`cntlid`, `inode`) and
+ *    intents expire (`expires`, `instances`). Format-1 releases accept only `version: 1`, so they refuse it.
  */
 export const LEDGER_FORMAT = 2;
 

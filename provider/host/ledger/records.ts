@@ -31,13 +31,24 @@ const recordSchema = z.looseObject({
   createdBy: z.string(),
   /** Owner ids holding the path. */
   owners: z.array(z.string()),
-  /** Controller name seen last (a hint: names are reused). */
+  /**
+   * The kernel object we hold: its name when we made or adopted it. Names are reused at once, so it is the
+   * object only together with `cntlid` and the identity (see plan.ts, recordedController).
+   */
   device: z.string().optional(),
+  /** Controller ID of that object (ledger v2). Records from v1 have none: name and identity decide alone. */
+  cntlid: z.number().int().optional(),
+  /** Inode of its `delete_controller` (ledger v2): the kernel object itself, beyond name and controller ID. */
+  inode: z.string().optional(),
   /**
    * Written before `nvme connect` so that a crash leaves a truthful record: the next locked operation
-   * finds the controller (then `pending.owner` made it) or not (then the intent is dropped).
+   * finds the controller it made (then `pending.owner` made it) or not (then the intent is dropped).
+   * `instances`: controller names present when it was written (none of them can be the one it makes);
+   * `expires`: after this the intent claims nothing (the connect has long returned or died). Both v2.
    */
-  pending: z.looseObject({ owner: z.string(), since: z.string() }).optional(),
+  pending: z
+    .looseObject({ owner: z.string(), since: z.string(), expires: z.string().optional(), instances: z.array(z.string()).optional() })
+    .optional(),
 });
 
 /**
@@ -80,20 +91,43 @@ export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undef
   return ledger.paths[identityKey(id)];
 }
 
-/** Add `owner` to the path's owners, creating the record with `createdBy` when it is new. */
-export function addOwner(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, device?: string): void {
+/** A kernel object as the ledger names it. */
+export interface ControllerObject {
+  readonly device: string;
+  readonly cntlid?: number;
+  readonly inode?: string;
+}
+
+/** Add `owner` to the holders of the record's object (creating the record with `createdBy` and `object` when new). */
+export function addOwner(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, object?: ControllerObject): void {
   const key = identityKey(id);
-  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy, owners: [] };
+  const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy, owners: [], ...(object ? objectFields(object) : {}) };
   if (!rec.owners.includes(owner)) rec.owners.push(owner);
-  if (device) rec.device = device;
   delete rec.pending;
   ledger.paths[key] = rec;
 }
 
-/** Record that `owner` has just made the path's controller (a fresh one: any older maker is moot). */
-export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, device?: string): void {
-  addOwner(ledger, id, owner, owner, device);
-  ledger.paths[identityKey(id)].createdBy = owner;
+/**
+ * The path is now held through `object`, made by `createdBy` (an owner that just made it, or
+ * {@link EXTERNAL}): whatever object the record named before is gone, and so is its maker's claim.
+ */
+export function recordObject(ledger: Ledger, id: PathIdentity, owner: string, createdBy: string, object: ControllerObject): void {
+  const key = identityKey(id);
+  const owners = ledger.paths[key]?.owners ?? [];
+  ledger.paths[key] = { identity: { ...id }, createdBy, owners: owners.includes(owner) ? owners : [...owners, owner], ...objectFields(object) };
+}
+
+/** Record that `owner` has just made the path's controller `object`. */
+export function recordCreated(ledger: Ledger, id: PathIdentity, owner: string, object: ControllerObject): void {
+  recordObject(ledger, id, owner, owner, object);
+}
+
+function objectFields(object: ControllerObject): { device: string; cntlid?: number; inode?: string } {
+  return {
+    device: object.device,
+    ...(object.cntlid !== undefined ? { cntlid: object.cntlid } : {}),
+    ...(object.inode !== undefined ? { inode: object.inode } : {}),
+  };
 }
 
 /** Remove `owner` from the path; drop the record when nobody holds it any more. */
@@ -110,11 +144,14 @@ export function forget(ledger: Ledger, id: PathIdentity): void {
   delete ledger.paths[identityKey(id)];
 }
 
-/** Record the intent to connect a path that has no live controller. */
-export function markPending(ledger: Ledger, id: PathIdentity, owner: string, now: Date): void {
+/**
+ * Record the intent to connect a path that has no live controller: written at `now`, claiming nothing
+ * after `expires`, never one of `instances` (the controller names present now).
+ */
+export function markPending(ledger: Ledger, id: PathIdentity, owner: string, now: Date, expires: Date, instances: readonly string[]): void {
   const key = identityKey(id);
   const rec = ledger.paths[key] ?? { identity: { ...id }, createdBy: owner, owners: [] };
-  rec.pending = { owner, since: now.toISOString() };
+  rec.pending = { owner, since: now.toISOString(), expires: expires.toISOString(), instances: [...instances].sort() };
   ledger.paths[key] = rec;
 }
 

@@ -25,27 +25,6 @@ export type ConnectResult =
     }
   | { readonly ok: false; readonly failure: NvmeFailure };
 
-export interface DisconnectOptions {
-  /** Kill `nvme disconnect` after this long (ms). Default 120 000: the kernel deletes synchronously and can be slow. */
-  readonly timeoutMs?: number;
-  /** How long to wait for the controller directory to vanish after nvme-cli returns (ms). Default 10 000. */
-  readonly goneTimeoutMs?: number;
-  /** Poll interval while waiting (ms). Default 50. */
-  readonly pollMs?: number;
-  /**
-   * The identity the controller had. Names are reused at once: if `device` comes back with another identity,
-   * ours is gone and the new one is someone else's.
-   */
-  readonly identity?: PathIdentity;
-}
-
-/** What {@link NvmeCli.disconnect} observed. */
-export interface DisconnectResult {
-  readonly device: string;
-  /** nvme-cli said the device did not exist (it was already gone). */
-  readonly alreadyGone: boolean;
-}
-
 /** nvme-cli failed on something other than connect. */
 export class NvmeCommandError extends Error {
   constructor(message: string, readonly failure: NvmeFailureClassification, readonly argv: readonly string[]) {
@@ -59,8 +38,6 @@ export interface NvmeCliTuning {
   /** Timeout of quick commands (version, discover) in ms. Default 30 000. */
   readonly commandTimeoutMs?: number;
 }
-
-const DEVICE = /^nvme\d+$/;
 
 /** Refuse anything that nvme-cli's option parser could read as an option. */
 function arg(value: string, field: string): string {
@@ -88,7 +65,9 @@ const ADVICE: Record<NvmeFailureClass, string> = {
 
 /**
  * The nvme-cli adapter: the only place that builds nvme argv. Every value is validated before it goes on a
- * command line; teardown is one `nvme disconnect -d nvmeN` per controller and nothing broader.
+ * command line. It connects and discovers; it never disconnects: teardown deletes the one kernel object we
+ * made through its own `delete_controller` (delete.ts), because `nvme disconnect -d nvmeN` acts on whatever
+ * has that name by the time it runs.
  */
 export class NvmeCli {
   private versionPromise?: Promise<NvmeVersion>;
@@ -175,48 +154,6 @@ export class NvmeCli {
       return await this.version();
     } catch {
       return undefined; // connect still runs; classification falls back to the text
-    }
-  }
-
-  /**
-   * Remove one controller: exactly `nvme disconnect -d nvmeN`, then wait until sysfs no longer shows it
-   * (or shows a different controller under the reused name). Throws when it stays.
-   */
-  async disconnect(device: string, opts: DisconnectOptions = {}): Promise<DisconnectResult> {
-    if (!DEVICE.test(device)) throw new Error(`device ${JSON.stringify(device)} is not a controller name (nvmeN); refusing to disconnect`);
-    const argv = [this.settings.nvmeCli, "disconnect", "-d", device];
-    const r: RunResult = await this.host.run(argv, { timeoutMs: opts.timeoutMs ?? 120_000 });
-    // 2.x: "Did not find device nvmeN" (exit 0 or 1); 1.x: "Failed to open …/nvmeN/delete_controller: No such file".
-    const missing = /Did not find device|delete_controller: No such file or directory/.test(r.stderr);
-    if ((r.exitCode !== 0 || r.timedOut) && !missing) {
-      const version = await this.versionOrUndefined();
-      const failure = classifyNvmeFailure({ version, exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut, notFound: r.notFound });
-      throw new NvmeCommandError(
-        `"nvme disconnect -d ${device}" failed on ${this.host.description}: ${failure.reason} (${r.stderr.trim() || `exit code ${r.exitCode}`}). ${ADVICE[failure.class]}.`,
-        failure,
-        argv,
-      );
-    }
-    await this.waitGone(device, opts);
-    return { device, alreadyGone: missing };
-  }
-
-  private async waitGone(device: string, opts: DisconnectOptions): Promise<void> {
-    const dir = path.posix.join(this.settings.sysfsRoot, "class", "nvme-fabrics", "ctl", device);
-    const deadline = Date.now() + (opts.goneTimeoutMs ?? 10_000);
-    const pollMs = opts.pollMs ?? 50;
-    for (;;) {
-      const now = await readController(this.host, this.settings, device, { namespaces: false });
-      if (now === undefined) return;
-      if (opts.identity && !isPath(now, opts.identity)) return; // name reused by a new controller
-      if (Date.now() >= deadline) {
-        const state = (await this.host.readFile(path.posix.join(dir, "state")))?.trim() ?? "unknown";
-        throw new Error(
-          `controller ${device} is still present on ${this.host.description} (state ${state}) ${opts.goneTimeoutMs ?? 10_000} ms after ` +
-            `"nvme disconnect -d ${device}" returned; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`,
-        );
-      }
-      await new Promise((res) => setTimeout(res, pollMs));
     }
   }
 

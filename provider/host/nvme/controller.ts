@@ -23,6 +23,25 @@ export interface NamespaceUse {
   readonly mountpoints: readonly string[];
   /** Holders (device-mapper, md, …) of the device or its partitions, by kernel name. */
   readonly holders: readonly string[];
+  /** Active swap areas (from the host's /proc/swaps) on the device or its partitions, by kernel name. */
+  readonly swaps: readonly string[];
+  /**
+   * An exclusive open (O_EXCL) of the device and its partitions: `busy` when the kernel refused one (EBUSY:
+   * mounted, swap, dm/md/LVM or another exclusive user, also from another mount namespace), `free` when
+   * all succeeded, `unknown` when it could not be tried (no device node, no permission, SSH).
+   */
+  readonly exclusive: "free" | "busy" | "unknown";
+}
+
+/** What uses a namespace, for messages (`mounted on /srv`, `swap on nvme0n1p2`, …); empty when nothing seen does. */
+export function usesOf(ns: NamespaceUse): string[] {
+  const uses = [
+    ...ns.mountpoints.map((m) => `mounted on ${m}`),
+    ...ns.swaps.map((s) => `swap on ${s}`),
+    ...ns.holders.map((h) => `held by ${h}`),
+  ];
+  if (ns.exclusive === "busy" && uses.length === 0) uses.push("open exclusively by someone (an exclusive open was refused)");
+  return uses;
 }
 
 /**
@@ -49,6 +68,12 @@ export interface FabricsController {
   readonly cntlid?: number;
   /** Connect options the kernel shows, by attribute (`ctrl_loss_tmo`, `reconnect_delay`, …; raw text, `off` included); absent ones left out. */
   readonly options?: Readonly<Record<string, string>>;
+  /**
+   * Inode of its `delete_controller` (decimal text): on sysfs, this kernel object and no other for the
+   * life of the boot, also when a look-alike gets its name and controller ID (nvmet reuses the lowest
+   * free cntlid). Read for the controllers a scan reads in full.
+   */
+  readonly inode?: string;
   /**
    * The identity this controller has, when it is a TCP I/O controller whose address parses;
    * undefined otherwise (never ours then).

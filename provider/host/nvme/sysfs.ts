@@ -5,7 +5,7 @@ import { mapLimit } from "../concurrency";
 import { connectOptionEntries } from "./connect-table";
 import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { isPath, type PathIdentity } from "./identity";
-import { parseMounts, type MountEntry } from "./mounts";
+import { mergeMountTables, mountTables, parseMounts, parseSwaps, type MountEntry } from "./mounts";
 
 const CONTROLLER = /^nvme(\d+)$/;
 /** Hidden per-path namespace node `nvme<subsys>c<ctrl>n<k>`: its name tells the subsystem instance. */
@@ -24,6 +24,8 @@ export interface ReadControllersOptions {
    * further. This is what keeps a lookup fast among a thousand foreign controllers.
    */
   readonly subsysnqn?: string;
+  /** Read only these controller names (those gone are left out): a second look at what a scan found. */
+  readonly devices?: readonly string[];
   /** Read namespaces, mounts and holders (default true). */
   readonly namespaces?: boolean;
 }
@@ -101,12 +103,62 @@ interface ScanContext {
   readonly concurrency: number;
   readonly subsystems: SubsystemIndex;
   mounts?: Promise<MountEntry[]>;
+  swaps?: Promise<Set<string>>;
+  /** One exclusive-open probe per device and scan: two at once would see each other as the exclusive user. */
+  readonly probes: Map<string, Promise<"free" | "busy" | "unknown">>;
+}
+
+/** The host's root: the directory that holds its sysfs (`/` for `/sys`; a simulated host's own directory). */
+function hostRoot(settings: HostSettings): string {
+  return path.posix.dirname(settings.sysfsRoot);
+}
+
+/** The mount tables we may read, merged (see mountTables). */
+async function readMountTable(host: HostAccess, mountsFile: string): Promise<MountEntry[]> {
+  const tables = await Promise.all(
+    mountTables(mountsFile).map((file) =>
+      host.readFile(file).then(
+        (text) => parseMounts(text ?? ""),
+        () => [], // /proc/1/mounts is not readable without root
+      ),
+    ),
+  );
+  return mergeMountTables(tables);
 }
 
 async function mountsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
-  ctx.mounts ??= ctx.host.readFile(ctx.settings.mountsFile).then((t) => parseMounts(t ?? ""));
+  ctx.mounts ??= readMountTable(ctx.host, ctx.settings.mountsFile);
   const wanted = new Set(devices.map((d) => `/dev/${d}`));
   return (await ctx.mounts).filter((m) => wanted.has(m.source)).map((m) => m.mountpoint);
+}
+
+async function swapsOf(ctx: ScanContext, devices: readonly string[]): Promise<string[]> {
+  ctx.swaps ??= ctx.host.readFile(path.posix.join(hostRoot(ctx.settings), "proc", "swaps")).then((t) => new Set(parseSwaps(t ?? "")));
+  const active = await ctx.swaps;
+  return devices.filter((d) => active.has(d));
+}
+
+/** busy if any of the devices refuses an exclusive open, free if all allow it, else unknown. */
+async function exclusiveOf(ctx: ScanContext, devices: readonly string[]): Promise<"free" | "busy" | "unknown"> {
+  const seen = await Promise.all(
+    devices.map((d) => {
+      let probe = ctx.probes.get(d);
+      if (!probe) {
+        probe = probeTwice(ctx.host, path.posix.join(hostRoot(ctx.settings), "dev", d));
+        ctx.probes.set(d, probe);
+      }
+      return probe;
+    }),
+  );
+  return seen.includes("busy") ? "busy" : seen.every((s) => s === "free") ? "free" : "unknown";
+}
+
+/** A refusal is asked again once, a moment later: another scan's probe (`status`, a refresh) holds it only that long. */
+async function probeTwice(host: HostAccess, device: string): Promise<"free" | "busy" | "unknown"> {
+  const first = await host.probeExclusive(device);
+  if (first !== "busy") return first;
+  await new Promise((r) => setTimeout(r, 100));
+  return host.probeExclusive(device);
 }
 
 async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: string): Promise<NamespaceUse> {
@@ -124,12 +176,16 @@ async function namespaceUse(ctx: ScanContext, blockDevice: string, headDir: stri
     const dir = dev === blockDevice ? path.posix.join(blockDir, "holders") : path.posix.join(blockDir, dev, "holders");
     for (const h of (await host.readDir(dir)) ?? []) holders.add(h);
   }
+  const devices = [blockDevice, ...partitions];
+  const [mountpoints, swaps, exclusive] = await Promise.all([mountsOf(ctx, devices), swapsOf(ctx, devices), exclusiveOf(ctx, devices)]);
   return {
     blockDevice,
     nsid: Number(clean(nsidText) ?? "0"),
     nguid: toNguid(nguidText),
-    mountpoints: await mountsOf(ctx, [blockDevice, ...partitions]),
+    mountpoints,
     holders: [...holders].sort(),
+    swaps,
+    exclusive,
   };
 }
 
@@ -159,7 +215,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     subsysnqn = await read("subsysnqn");
     if (subsysnqn !== options.subsysnqn) return undefined;
   }
-  const [[transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid], shown] = await Promise.all([Promise.all([
+  const [[transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid, inode], shown] = await Promise.all([Promise.all([
     read("transport"),
     read("address"),
     subsysnqn === undefined ? read("subsysnqn") : Promise.resolve(subsysnqn),
@@ -168,6 +224,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     read("state"),
     read("cntrltype"),
     read("cntlid"),
+    host.inode(path.posix.join(dir, "delete_controller")),
   ]), Promise.all(OPTION_ATTRIBUTES.map(async (a) => [a, await read(a)] as const))]);
   if (transport === undefined) return undefined; // deleted while we looked
   const addressFields = parseSysfsAddress(address ?? "");
@@ -183,6 +240,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     cntrltype: cntrltype ?? "io",
     cntlid: cntlid !== undefined && /^\d+$/.test(cntlid) ? Number(cntlid) : undefined,
     options: Object.fromEntries(shown.filter(([, v]) => v !== undefined)) as Record<string, string>,
+    ...(inode !== undefined ? { inode } : {}),
   };
   const identity = identityOf(base);
   let namespaces: NamespaceUse[] = [];
@@ -203,7 +261,7 @@ export async function readControllers(
 ): Promise<FabricsController[]> {
   const concurrency = options.concurrency ?? 64;
   const ctlDir = path.posix.join(settings.sysfsRoot, "class", "nvme-fabrics", "ctl");
-  const names = ((await host.readDir(ctlDir)) ?? [])
+  const names = (options.devices ?? (await host.readDir(ctlDir)) ?? [])
     .filter((n) => CONTROLLER.test(n))
     .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
   const ctx = scanContext(host, settings, concurrency);
@@ -223,7 +281,7 @@ export async function readController(
 
 function scanContext(host: HostAccess, settings: HostSettings, concurrency: number): ScanContext {
   const subsystems = new SubsystemIndex(host, path.posix.join(settings.sysfsRoot, "class", "nvme-subsystem"), concurrency);
-  return { host, settings, concurrency, subsystems };
+  return { host, settings, concurrency, subsystems, probes: new Map() };
 }
 
 /**

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { HostSettings } from "../../host/access/access";
 import { readKnobs, writeKnobs, type PathKnobs, type SimKnobs, type SimVersion } from "./knobs";
+import { startKernel } from "./kernel";
 import { SimTree, type SimController, type SimNamespace } from "./tree";
 
 export type { SimKnobs, PathKnobs, SimVersion, SimFailure, SimDiscoveryRecord } from "./knobs";
@@ -43,6 +44,8 @@ export interface ForeignControllerSpec {
   readonly transport?: string;
   /** `src_addr` shown while live; `""` for none (kernels before 6.1). Default: knobs.srcAddr or a fixed address. */
   readonly srcAddr?: string;
+  /** Controller ID; default the next of the host's counter (nvmet would reuse the lowest free one). */
+  readonly cntlid?: number;
 }
 
 /** Handle on a simulated host. */
@@ -69,6 +72,8 @@ export interface SimHost {
   removeNamespace(subsysnqn: string, nsid: number): string | undefined;
   /** Add a mount of `/dev/<device>` (a namespace head or partition) to the mount table. */
   mount(device: string, mountpoint: string, fstype?: string): void;
+  /** Turn on swap on `/dev/<device>` (a namespace head or partition): a line in the host's /proc/swaps. */
+  swapOn(device: string): void;
   /** Make `holder` (e.g. `dm-0`) hold a namespace block device. */
   addHolder(device: string, holder: string): void;
   /** Force a controller's state (e.g. `connecting`, `resetting`). */
@@ -79,8 +84,27 @@ export interface SimHost {
   kernelLog(): string[];
   /** Every argv the simulated nvme received, oldest first. */
   calls(): string[][];
-  /** Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order of exit. */
+  /** Every controller the simulated kernel was asked to delete (through delete_controller or nvme-cli), oldest first. */
+  deletes(): SimDeletion[];
+  /**
+   * Each finished invocation: its subcommand and [start, end] in epoch ms (process start to exit), in order
+   * of exit; and each deletion through delete_controller (`delete_controller`: from the write to the removal).
+   */
   commandTimes(): CommandTime[];
+}
+
+/** One deletion the simulated kernel carried out (`<dir>/deletes.log`). */
+export interface SimDeletion {
+  /** When the simulated kernel took the request (epoch ms). */
+  readonly at: number;
+  readonly device: string;
+  readonly cntlid?: number;
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly subsysnqn: string;
+  readonly hostnqn: string;
+  /** `delete_controller` (a write to the attribute) or `nvme-cli` (the simulated `nvme disconnect`). */
+  readonly by: string;
 }
 
 /** When one simulated nvme invocation ran (`<dir>/times.log`), e.g. to subtract it in a benchmark. */
@@ -110,6 +134,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
   if (!fs.existsSync(mounts)) fs.writeFileSync(mounts, "");
   fs.writeFileSync(path.join(root, "calls.log"), "", { flag: "a" });
   writeKnobs(root, { version: options.version });
+  startKernel(root);
 
   // The executable: node runs the compiled simulator with this host's root (found from its own path, so
   // the directory can be moved).
@@ -163,6 +188,7 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
           cntrltype: spec.cntrltype ?? "io",
           srcAddr: spec.srcAddr ?? spec.hostTraddr ?? knobs().srcAddr ?? (spec.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
           hostAttributes: knobs().kernel !== "5.4",
+          ...(spec.cntlid !== undefined ? { cntlid: spec.cntlid } : {}),
         },
         knobs().namespaces?.[spec.subsysnqn] ?? [],
       );
@@ -187,6 +213,11 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
       const esc = mountpoint.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
       fs.appendFileSync(mounts, `/dev/${device} ${esc} ${fstype} rw,relatime 0 0\n`);
     },
+    swapOn(device) {
+      const swaps = path.join(root, "proc", "swaps");
+      if (!fs.existsSync(swaps)) fs.writeFileSync(swaps, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+      fs.appendFileSync(swaps, `/dev/${device}                          partition\t8388604\t\t0\t\t-2\n`);
+    },
     addHolder(device, holder) {
       fs.mkdirSync(path.join(root, "sys", "block", device, "holders"), { recursive: true });
       fs.writeFileSync(path.join(root, "sys", "block", device, "holders", holder), "");
@@ -205,6 +236,15 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => JSON.parse(l) as string[]),
+    deletes: () => {
+      const file = path.join(root, "deletes.log");
+      if (!fs.existsSync(file)) return [];
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as SimDeletion);
+    },
     commandTimes: () => {
       const file = path.join(root, "times.log");
       if (!fs.existsSync(file)) return [];

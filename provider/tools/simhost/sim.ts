@@ -4,7 +4,6 @@
  * `<dir>/sys`, including the commands this project never uses (so tests can prove that, via calls.log).
  * Only node built-ins here: it starts on every call.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { connectOptionEntries } from "../../host/nvme/connect-table";
@@ -22,6 +21,8 @@ import {
   versionText,
   type Output,
 } from "./texts";
+import { deleteAsKernel } from "./kernel";
+import { withSimLock } from "./lock";
 import { DELETING_STATES, SimTree, type SimController } from "./tree";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -82,33 +83,9 @@ class Sim {
     this.v = knobs.version;
   }
 
-  /** Cross-process mutex around instance allocation (O_EXCL lock file; a dead holder's file is taken over). */
-  async withLock<T>(fn: () => T): Promise<T> {
-    const file = path.join(this.root, ".sim-alloc.lock");
-    for (let tries = 0; ; tries++) {
-      try {
-        const fd = fs.openSync(file, "wx");
-        fs.writeSync(fd, String(process.pid));
-        fs.closeSync(fd);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        let holder = 0;
-        try {
-          holder = Number(fs.readFileSync(file, "utf8") || "0");
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-          continue; // released between our open and our read: try again at once
-        }
-        if (holder > 0 && !alive(holder)) fs.rmSync(file, { force: true });
-        else await sleep(tries < 50 ? 1 : 5);
-      }
-    }
-    try {
-      return fn();
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+  /** The simulated kernel's mutex (instance allocation, teardown). */
+  withLock<T>(fn: () => T): Promise<T> {
+    return withSimLock(this.root, fn);
   }
 
   hostFile(name: string): string | undefined {
@@ -211,16 +188,9 @@ class Sim {
     return { stdout: "", stderr: "", code: 0 };
   }
 
-  /** delete_controller, shaped by the path's `disconnect` knob. */
-  private async remove(c: SimController): Promise<boolean> {
-    const mode = pathKnobs(this.knobs, c.traddr, c.trsvcid).disconnect ?? "remove";
-    if (mode === "remove") return this.withLock(() => this.tree.removeController(c.device));
-    this.tree.setState(c.device, "deleting");
-    if (typeof mode === "object") {
-      const reaper = spawn(process.execPath, [__filename, "--reap", this.root, c.device, String(mode.afterMs)], { detached: true, stdio: "ignore" });
-      reaper.unref();
-    }
-    return true;
+  /** What nvme-cli does: write `1` to the controller's delete_controller (the simulated kernel answers). */
+  private remove(c: SimController): Promise<boolean> {
+    return deleteAsKernel(this.root, this.knobs, c, "nvme-cli");
   }
 
   listSubsys(args: readonly string[]): Output {
@@ -317,15 +287,6 @@ function samePathKernel(c: SimController, w: { traddr: string; trsvcid: string; 
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Run one simulated invocation; returns what the process should print and its exit code. */
 export async function runSim(root: string, argv: readonly string[]): Promise<Output> {
   fs.appendFileSync(path.join(root, "calls.log"), `${JSON.stringify(argv)}\n`);
@@ -367,13 +328,3 @@ export async function main(root: string, argv: readonly string[] = process.argv.
   process.stdout.write("", () => process.stderr.write("", done));
 }
 
-/** Background reaper for `disconnect: { afterMs }`: removes the controller later, like a slow kernel. */
-async function reap(root: string, device: string, afterMs: number): Promise<void> {
-  await sleep(afterMs);
-  const tree = new SimTree(root);
-  if (tree.read(device)?.state === "deleting") tree.removeController(device);
-}
-
-if (require.main === module && process.argv[2] === "--reap") {
-  void reap(process.argv[3], process.argv[4], Number(process.argv[5]));
-}

@@ -24,6 +24,9 @@ export interface SimController {
   readonly address: string;
   /** `nvme-subsysN` it belongs to, when linked. */
   readonly subsystem?: string;
+  readonly cntlid?: number;
+  /** This kernel object (never reused): the name of its `delete_controller` request file. */
+  readonly object?: string;
 }
 
 /** Input for {@link createController}. */
@@ -141,6 +144,8 @@ export class SimTree {
       cntrltype: attr("cntrltype") ?? "io",
       address,
       subsystem: attr(".sim-subsys"),
+      cntlid: attr("cntlid") === undefined ? undefined : Number(attr("cntlid")),
+      object: attr(".sim-object"),
     };
   }
 
@@ -281,7 +286,14 @@ export class SimTree {
     }
     write("state", state);
     write("cntrltype", cntrltype);
-    write("cntlid", String(c.cntlid ?? instance + 1));
+    // Like a target that does not hand a controller ID out again at once (nvmet takes the lowest free one).
+    write("cntlid", String(c.cntlid ?? this.nextCntlid()));
+    // delete_controller links to a request file of this object alone (see kernel.ts).
+    const object = `${device}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    fs.mkdirSync(this.requestDir, { recursive: true });
+    fs.writeFileSync(path.join(this.requestDir, object), "");
+    fs.symlinkSync(path.join(this.requestDir, object), path.join(dir, "delete_controller"));
+    write(".sim-object", object);
     for (const [a, v] of Object.entries(timerAttributes(c.kernelOptions ?? {}, cntrltype))) write(a, v);
     link(path.join(this.sys, "class", "nvme", device), `../../devices/virtual/nvme-fabrics/ctl/${device}`);
     const subsys = this.subsystemFor(c.subsysnqn, instance, cntrltype, namespaces);
@@ -303,11 +315,31 @@ export class SimTree {
     fs.writeFileSync(path.join(dir, "address"), `${addressText({ ...c, srcAddr: srcAddr ?? c.address.match(/src_addr=([^,]+)/)?.[1] }, state)}\n`);
   }
 
+  /** Controller IDs the simulated target hands out, counting up per host. */
+  private nextCntlid(): number {
+    const file = path.join(this.root, "kernel", "next-cntlid");
+    const next = Number(readTrim(file) ?? "1") || 1;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, String(next + 1));
+    return next;
+  }
+
+  get requestDir(): string {
+    return path.join(this.root, "kernel", "delete");
+  }
+
   /** Remove a controller and, when it was the last one, its subsystem (as the kernel does). */
   removeController(device: string): boolean {
     const c = this.read(device);
     if (!c) return false;
-    fs.rmSync(path.join(this.ctlDir, device), { recursive: true, force: true });
+    // Out of sight in one step (as the kernel's sysfs entry goes), then cleared away: after that step only
+    // removals, never a new file (whoever waited for it may be removing the whole host meanwhile).
+    const trash = path.join(this.root, "kernel", `gone-${c.object ?? device}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    fs.mkdirSync(path.dirname(trash), { recursive: true });
+    fs.renameSync(path.join(this.ctlDir, device), trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+    // The request file stays (empty, answered by no one): its inode is never handed to a later controller,
+    // as kernfs never hands a gone object's inode out again.
     fs.rmSync(path.join(this.sys, "class", "nvme", device), { force: true });
     if (c.subsystem) {
       fs.rmSync(path.join(this.subsysRoot, c.subsystem, device), { force: true });

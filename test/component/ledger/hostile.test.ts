@@ -117,7 +117,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(formatOneReader.safeParse(v2).success, false, "a format-1 release refuses to read, so to write, the ledger");
 
       const r = await engine.release("A", [SDT1]);
-      assert.deepEqual(r.disconnected.map((d) => d.devices), [[a.paths[0].device]]);
+      assert.deepEqual(r.disconnected.map((d) => d.device), [a.paths[0].device]);
     });
 
     it("a ledger whose minWriter is above our format is refused, for reads and writes, and left as it is", async () => {
@@ -412,7 +412,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       const engine = new NvmeEngine({
         host,
         settings: sim.settings,
-        driver: { connect: async (id, o) => { const r = await cli.connect(id, o); full = true; return r; }, disconnect: (d, o) => cli.disconnect(d, o) },
+        driver: { connect: async (id, o) => { const r = await cli.connect(id, o); full = true; return r; } },
         readControllers: (only) => readControllers(host, sim.settings, only ?? {}),
       });
       const foreign = sim.addForeignController({ traddr: "10.0.0.9", subsysnqn: NQN });

@@ -20,7 +20,7 @@ describe("NvmeCli against the simulated host", function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const version of ["1.16", "2.3", "2.8", "2.11"] as SimVersion[]) {
-    it(`${version}: connect, already connected, disconnect one device, never anything broader`, async () => {
+    it(`${version}: connect, already connected, and nothing else`, async () => {
       const sim = createSimHost(dir, { version });
       const cli = new NvmeCli(host, sim.settings);
       assert.equal((await cli.version()).text, version);
@@ -37,13 +37,7 @@ describe("NvmeCli against the simulated host", function () {
       }
       const [mine] = await findControllers(host, sim.settings, id("10.0.0.1"));
       assert.equal(mine.device, "nvme2");
-      assert.deepEqual(await cli.disconnect("nvme2", { identity: id("10.0.0.1") }), { device: "nvme2", alreadyGone: false });
-      assert.deepEqual(sim.controllers().map((c) => c.device), ["nvme0", "nvme1"], "strangers untouched");
-      assert.equal((await cli.disconnect("nvme2")).alreadyGone, true);
-      for (const argv of sim.calls()) {
-        assert.notEqual(argv[0], "disconnect-all");
-        if (argv[0] === "disconnect") assert.deepEqual(argv.slice(1, 2), ["-d"]);
-      }
+      assert.deepEqual(sim.calls().map((a) => a[0]), ["version", "connect", "connect"]);
       const connectArgv = sim.calls().find((a) => a[0] === "connect")!;
       assert.deepEqual(connectArgv, [
         "connect", "-t", "tcp", "-a", "10.0.0.1", "-s", "4420", "-n", NQN, "-q", DEFAULT_SIM_HOSTNQN, "-I", DEFAULT_SIM_HOSTID,
@@ -92,23 +86,9 @@ describe("NvmeCli against the simulated host", function () {
     assert.ok(lastStart < firstEnd, `a connect ended (${firstEnd}) before the last one started (${lastStart}): they ran one after another`);
   });
 
-  it("disconnect waits for a slow delete and fails clearly when the controller stays", async () => {
-    const sim = createSimHost(dir, { version: "2.11" });
-    const cli = new NvmeCli(host, sim.settings);
-    sim.setPathKnobs("10.0.0.1", { disconnect: { afterMs: 400 } });
-    sim.setPathKnobs("10.0.0.2", { disconnect: "keep" });
-    assert.ok((await cli.connect(id("10.0.0.1"))).ok);
-    assert.ok((await cli.connect(id("10.0.0.2"))).ok);
-    await cli.disconnect("nvme0", { goneTimeoutMs: 5000 });
-    assert.deepEqual(sim.controllers().map((c) => c.device), ["nvme1"]);
-    await assert.rejects(cli.disconnect("nvme1", { goneTimeoutMs: 300 }), /nvme1 is still present .*state deleting/);
-  });
-
   it("refuses bad values before running anything", async () => {
     const sim = createSimHost(dir, { version: "2.11" });
     const cli = new NvmeCli(host, sim.settings);
-    await assert.rejects(cli.disconnect("nvme0,nvme1"), /not a controller name/);
-    await assert.rejects(cli.disconnect("-a"), /not a controller name/);
     await assert.rejects(cli.connect(id("2001:0db8::1")), /canonical/);
     await assert.rejects(cli.connect(id("10.0.0.1", { subsysnqn: "-n" })), /subsysnqn/);
     await assert.rejects(cli.connect(id("10.0.0.1", { hostid: "not-a-uuid" })), /hostid/);

@@ -40,7 +40,7 @@ describe("sysfs reader on the harness's fake sysfs trees", () => {
     assert.deepEqual(a.identity, id("192.168.122.10"));
     assert.deepEqual(b.identity, id("192.168.123.10"));
     assert.equal(a.namespaces.length, 1);
-    assert.deepEqual(a.namespaces[0], { blockDevice: "nvme0n1", nsid: 1, nguid: "5eed0001000040008000000000000000", mountpoints: [], holders: [] });
+    assert.deepEqual(a.namespaces[0], { blockDevice: "nvme0n1", nsid: 1, nguid: "5eed0001000040008000000000000000", mountpoints: [], holders: [], swaps: [], exclusive: "unknown" });
     assert.deepEqual(b.namespaces, a.namespaces);
     assert.ok(isPath(b, id("192.168.123.10")));
     assert.ok(!isPath(b, id("192.168.122.10")));
@@ -85,7 +85,7 @@ describe("sysfs reader on a simulated host", () => {
     const cs = await readControllers(host, sim.settings);
     assert.equal(cs.length, 2);
     for (const c of cs) {
-      assert.deepEqual(c.namespaces, [{ blockDevice: "nvme0n1", nsid: 7, nguid: "00112233445566778899aabbccddeeff", mountpoints: ["/mnt/data dir"], holders: ["dm-3"] }]);
+      assert.deepEqual(c.namespaces, [{ blockDevice: "nvme0n1", nsid: 7, nguid: "00112233445566778899aabbccddeeff", mountpoints: ["/mnt/data dir"], holders: ["dm-3"], swaps: [], exclusive: "unknown" }]);
     }
   });
 

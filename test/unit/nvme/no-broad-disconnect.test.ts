@@ -12,9 +12,10 @@ function tsFiles(dir: string): string[] {
 }
 
 /**
- * The promise of this package: teardown is one `nvme disconnect -d nvmeN` per owned controller. No source
- * file may be able to run `disconnect-all` or `disconnect -n/--nqn` (both hit every host NQN's controllers
- * of a subsystem, or everything). The one exception is provider/tools/simhost/, the nvme-cli simulator: it must
+ * The promise of this package: teardown deletes the one kernel object we made through its own
+ * `delete_controller` (nvme/delete.ts), checked and pinned. No source file may be able to run nvme-cli's
+ * `disconnect` at all: not `disconnect-all` or `disconnect -n/--nqn` (both hit every host NQN's controllers
+ * of a subsystem, or everything), and not `disconnect -d` either (it acts on whatever has the name by then). The one exception is provider/tools/simhost/, the nvme-cli simulator: it must
  * *implement* those commands so that tests can prove we never send them (its calls.log records every argv).
  */
 describe("no code path can run a broad disconnect", () => {
@@ -28,6 +29,7 @@ describe("no code path can run a broad disconnect", () => {
       assert.doesNotMatch(text, /["'`]disconnect["'`]\s*,\s*["'`](-n|--nqn)/, "builds disconnect -n");
       assert.doesNotMatch(text, /["'`]--nqn(=|["'`])/, "passes --nqn as an argument");
       assert.doesNotMatch(text, /["'`]disconnect\s+(-n|--nqn)\b/, "builds a disconnect -n command string");
+      assert.doesNotMatch(text, /["'`]disconnect["'`]\s*,\s*["'`]-/, "builds an nvme disconnect argv");
     });
   }
 });

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { HostAccess, RunOptions, RunResult, Unlock } from "../access";
+import type { DeleteOutcome, HostAccess, RunOptions, RunResult, Unlock } from "../access";
 import { kindOfMode, MAX_FILE_BYTES, notRegular, symlinkRefused, tooLarge, UnexpectedFileError, type FileInfo, type FileKind, type ReadOptions } from "../files";
 import { childEnv } from "../child-env";
 import { holdFlock, loadExeca, LockTimeoutError } from "../flock";
@@ -66,6 +66,7 @@ while [ $# -gt 1 ]; do
     d) if [ ! -d "$p" ]; then echo n:; else echo "y:$(cd -- "$p" && for f in * .*; do case $f in .|..) continue;; esac; if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done | base64 -w0)"; fi ;;
     l) if [ ! -L "$p" ]; then echo n:; else echo "y:$(printf %s "$(readlink -- "$p")" | base64 -w0)"; fi ;;
     s) if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo n:; else echo "y:$(printf '%s %s' "$(stat -c '%f %u' -- "$p")" "$(id -u)" | base64 -w0)"; fi ;;
+    i) if ! v=$(stat -Lc %i -- "$p" 2>/dev/null); then echo n:; else echo "y:$(printf %s "$v" | base64 -w0)"; fi ;;
   esac
 done`);
 
@@ -78,6 +79,35 @@ const WRITE = script(`(umask 077 && mkdir -p -- "$1") && (umask 077 && set -C &&
 const PROBE = script(`command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is not installed on the host" >&2; return 97; }
 command -v base64 >/dev/null 2>&1 || { echo "base64 (coreutils) is not installed on the host" >&2; return 97; }
 command -v sha256sum >/dev/null 2>&1 || { echo "sha256sum (coreutils) is not installed on the host" >&2; return 97; }`);
+
+/**
+ * HostAccess.deleteController in sh, in the same order as LocalHost: open delete_controller on descriptor 3
+ * (the pin; the inode the name led to just before and just after the open is the one opened, as objects
+ * never come back, and needs no /dev/fd), compare the attributes ("$@" pairs; `address` without
+ * `,src_addr=…`, as pinnedText), check that the name still leads to the pinned inode, write through
+ * descriptor 3 (ENODEV: the object went), wait until it is gone ($2 polls of 50 ms). One line out:
+ * `deleted`, `gone <why>` or `stuck <state>`.
+ */
+const DELETE = script(`d=$1; n=$2; want_ino=$3; shift 3; f=$d/delete_controller; c=\${d##*/}
+ino=$(stat -Lc %i -- "$f" 2>/dev/null) || { echo "gone $c does not exist"; return 0; }
+[ -z "$want_ino" ] || [ "$ino" = "$want_ino" ] || { echo "gone $c is another controller now (another kernel object)"; return 0; }
+command exec 3>"$f" || { echo "gone $c does not exist"; return 0; }
+[ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ] || { echo "gone $c is another controller now"; return 0; }
+while [ $# -gt 1 ]; do
+  a=$1; want=$2; shift 2
+  v=$(cat -- "$d/$a" 2>/dev/null) || { echo "gone $c went while we looked"; return 0; }
+  [ "$a" = address ] && v=\${v%%,src_addr=*}
+  [ "$v" = "$want" ] || { echo "gone $c is another controller now (its $a is \"$v\", ours was \"$want\")"; return 0; }
+done
+[ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ] || { echo "gone $c is another controller now"; return 0; }
+printf 1 >&3 2>/dev/null || { echo "gone $c went before our write"; return 0; }
+exec 3>&-
+i=0
+while [ "$(stat -Lc %i -- "$f" 2>/dev/null)" = "$ino" ]; do
+  i=$((i+1)); [ $i -gt "$n" ] && { echo "stuck $(cat -- "$d/state" 2>/dev/null)"; return 0; }
+  sleep 0.05
+done
+echo deleted`);
 
 /** flock gives up by itself (exit 75) after $3 seconds: a waiter blocked on the host does not read stdin, so it would not notice that we left. */
 const LOCK = `(umask 077 && mkdir -p -- "$1") || exit 1
@@ -96,7 +126,7 @@ const KIND_OF_STAT: Record<string, FileKind> = {
  */
 const MUX_ONLY = ["-o", "ControlMaster=no", "-o", "ProxyCommand=false"];
 
-type ReadOp = "f" | "F" | "d" | "l" | "s";
+type ReadOp = "f" | "F" | "d" | "l" | "s" | "i";
 interface ReadRequest {
   readonly op: ReadOp;
   readonly path: string;
@@ -460,6 +490,10 @@ export class SshHost implements HostAccess {
     return this.read("l", file);
   }
 
+  inode(file: string): Promise<string | undefined> {
+    return this.read("i", file);
+  }
+
   async writeFileAtomic(file: string, data: string): Promise<void> {
     const dir = path.posix.dirname(file);
     const tmp = path.posix.join(dir, `.${path.posix.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
@@ -468,6 +502,29 @@ export class SshHost implements HostAccess {
     const sum = createHash("sha256").update(bytes).digest("hex");
     const r = await this.exec(WRITE, [dir, tmp, file, String(bytes.length), sum], { input: data, timeoutMs: this.t.fileTimeoutMs, what: `writing ${file}` });
     if (r.exitCode !== 0) throw new Error(`${this.description}: could not write ${file}: ${r.stderr.trim() || (r.timedOut ? "timed out" : `exit ${r.exitCode}`)}`);
+  }
+
+  async deleteController(
+    dir: string,
+    expect: Readonly<Record<string, string>>,
+    options: { readonly goneTimeoutMs?: number; readonly inode?: string } = {},
+  ): Promise<DeleteOutcome> {
+    const goneTimeoutMs = options.goneTimeoutMs ?? 30_000;
+    await this.connected();
+    const args = [dir, String(Math.ceil(goneTimeoutMs / 50)), options.inode ?? "", ...Object.entries(expect).flat()];
+    const r = await this.exec(DELETE, args, { timeoutMs: goneTimeoutMs + this.t.fileTimeoutMs, what: `deleting ${dir}` });
+    const line = r.stdout.trim();
+    if (r.exitCode === 0 && line === "deleted") return { deleted: true };
+    if (r.exitCode === 0 && line.startsWith("gone ")) return { deleted: false, why: line.slice(5) };
+    if (r.exitCode === 0 && line.startsWith("stuck")) {
+      throw new Error(`controller ${path.posix.basename(dir)} is still present (state ${line.slice(6) || "unknown"}) on ${this.description} after we wrote to its delete_controller; the kernel may still be deleting it. Check \`cat ${dir}/state\` and dmesg, then retry the destroy.`);
+    }
+    throw new Error(`${this.description}: deleting ${dir} failed (${r.timedOut ? "timed out" : `exit ${r.exitCode}`}): ${r.stderr.trim() || line}`);
+  }
+
+  /** sh has no way to open with O_EXCL: over SSH the guard relies on mounts, swaps and holders. */
+  async probeExclusive(): Promise<"unknown"> {
+    return "unknown";
   }
 
   async lock(lockPath: string, options: { readonly timeoutMs?: number } = {}): Promise<Unlock> {
