@@ -163,6 +163,7 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     await w.stack.up({ a: args });
     const nvmeCalls = () => w.sim.calls().filter((c) => c[0] === "connect" || c[0] === "disconnect");
     const before = nvmeCalls().length;
+    const deletesBefore = w.sim.deletes().length;
     const prior = [...w.stack.resources.values()][0];
     const atDefault = { ...args, connect: { ctrlLossTmo: 600, headerDigest: false } };
     const checked = await w.host.check(prior.urn, prior.inputs, { ...atDefault, __provider: PROVIDER_SOURCE });
@@ -172,12 +173,13 @@ describe("provider over gRPC (real dynamic-provider host)", function () {
     assert.equal(d.changes, "none");
     assert.deepEqual(await w.stack.up({ a: atDefault }), [{ name: "a", op: "same" }]);
     assert.equal(nvmeCalls().length, before, "nothing reconnected");
+    assert.equal(w.sim.deletes().length, deletesBefore, "nothing disconnected");
 
     const changed = { ...args, connect: { ctrlLossTmo: 30, headerDigest: true } };
     assert.deepEqual(await w.stack.preview({ a: changed }), [{ name: "a", op: "update" }]);
     assert.deepEqual(await w.stack.up({ a: changed }), [{ name: "a", op: "update" }]);
     const cycled = nvmeCalls().slice(before);
-    assert.equal(cycled.filter((c) => c[0] === "disconnect").length, 3, "each path we made is cycled");
+    assert.equal(w.sim.deletes().length - deletesBefore, 3, "each path we made is cycled (deleted through delete_controller, then connected)");
     const connects = cycled.filter((c) => c[0] === "connect");
     assert.equal(connects.length, 3);
     for (const c of connects) assert.ok(c.join(" ").includes("-l 30 -g -o json"), c.join(" "));
