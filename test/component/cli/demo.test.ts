@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { repoRoot } from "../../support/paths";
+import { alive } from "../../support/processes";
 
 /**
  * Issue 15, finding 10: `powerflex-nvme demo` killed mid-run left its dynamic-provider child listening
@@ -29,14 +30,6 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("CLI: powerflex-nvme demo stopped by a signal", function () {
   this.timeout(90_000);

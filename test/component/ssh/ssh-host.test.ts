@@ -10,6 +10,7 @@ import type { SshTarget } from "../../../provider/host/access/ssh/target";
 import { NvmeCli, NvmeCommandError } from "../../../provider/host/nvme/cli";
 import { createSimHost } from "../../../provider/tools/simhost";
 import { fingerprint, makeKeyPair, startSshd, type Sshd } from "../../support/sshd";
+import { alive } from "../../support/processes";
 
 /**
  * SshHost against a real OpenSSH server on loopback (test/support/sshd.ts): quoting of hostile values
@@ -25,14 +26,6 @@ const waitFor = async (cond: () => boolean, ms: number) => {
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 
 describe("SshHost over a real OpenSSH server", function () {
