@@ -36,6 +36,13 @@ describe("documentation", () => {
     assert.equal(problems.length, 0, describeProblems(problems));
   });
 
+  it("every test command .ci/run runs is one README.md tells a user to run", () => {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    const commands = fs.readFileSync(path.join(root, ".ci", "run"), "utf8").split("\n").filter((l) => /^npm /.test(l));
+    assert.ok(commands.includes("npm test"), `.ci/run runs no \`npm test\`: ${commands.join(", ")}`);
+    for (const c of commands) assert.ok(readme.includes(c), `README.md does not name \`${c}\`, which .ci/run runs`);
+  });
+
   it("every folder of provider/ says in a README.md what lives there", () => {
     const missing: string[] = [];
     const walk = (rel: string) => {
