@@ -1,14 +1,12 @@
-import * as path from "node:path";
-import type { HostAccess, HostSettings, RunResult } from "../access/access";
+import type { HostAccess, HostSettings } from "../access/access";
 import { parseConnectOutput } from "./connect-output";
 import { validateConnectOptions, type ConnectInputs, type ConnectOptions } from "./connect-options";
 import { connectOptionEntries } from "./connect-table";
 import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
 import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
 import { validateHostId, validateNqn } from "./hostid";
-import { canonicalIp, describePath, isPath, type PathIdentity } from "./identity";
+import { canonicalIp, describePath, type PathIdentity } from "./identity";
 import { parseNvmeVersion, type NvmeVersion } from "./version";
-import { readController } from "./sysfs";
 
 /** A failed nvme-cli call: the class, the evidence, and a message for a human. */
 export interface NvmeFailure extends NvmeFailureClassification {

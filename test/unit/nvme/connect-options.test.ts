@@ -1,19 +1,12 @@
 import { strict as assert } from "node:assert";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { NvmeCli } from "../../../provider/host/nvme/cli";
 import { connectOptionsMarkdown, connectOptionsSchema, expectedSysfs, optionDrift, validateConnectOptions } from "../../../provider/host/nvme/connect-options";
 import { inputsSchema } from "../../../provider/pulumi/inputs";
 import type { ConnectArgs } from "../../../provider/pulumi/resource";
 import { repoRoot } from "../../support/paths";
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return tsFiles(full);
-    return name.endsWith(".ts") ? [full] : [];
-  });
-}
+import { tsFiles } from "../../support/sources";
 
 const NAMES = ["hostTraddr", "hostIface", "ctrlLossTmo", "reconnectDelay", "keepAliveTmo", "nrIoQueues", "fastIoFailTmo", "headerDigest", "dataDigest"];
 const LONG_FLAGS = ["--host-traddr", "--host-iface", "--ctrl-loss-tmo", "--reconnect-delay", "--keep-alive-tmo", "--nr-io-queues", "--fast_io_fail_tmo", "--hdr-digest", "--data-digest"];

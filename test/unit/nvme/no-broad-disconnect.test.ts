@@ -1,15 +1,8 @@
 import { strict as assert } from "node:assert";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { repoRoot } from "../../support/paths";
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return tsFiles(full);
-    return name.endsWith(".ts") ? [full] : [];
-  });
-}
+import { tsFiles } from "../../support/sources";
 
 /**
  * The promise of this package: teardown deletes the one kernel object we made through its own
