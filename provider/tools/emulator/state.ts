@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Codes, GatewayError } from "./errors";
 import { parseTopology, type Topology, type TopologyInput } from "./topology";
+import { DEFAULT_MAX_NUM_SYS_PORTS, replan, sysPortsOf, type BalancerPlan, type SysPort } from "./balancer";
 
 /** A stored object: the REST shape, served back as it is (plus links). */
 export type Obj = Record<string, unknown> & { id: string };
@@ -24,6 +25,12 @@ export interface AddHostArgs {
   id?: string;
   nqn: string;
   name?: string;
+  maxNumPaths?: number | string;
+  maxNumSysPorts?: number | string;
+}
+
+/** Fields of an NVMe host {@link EmulatorState.updateHost} changes (as `modifyMaxNumSysPorts` does on 4.6+). */
+export interface UpdateHostArgs {
   maxNumPaths?: number | string;
   maxNumSysPorts?: number | string;
 }
@@ -86,6 +93,12 @@ export class EmulatorState {
    * targets (a namespace appears or goes), as the array's NVMe target does.
    */
   readonly mappingListeners: ((event: MappingEvent) => void)[] = [];
+  /** The load balancer's plan, kept between the events that recalculate it (see {@link rebalance}). */
+  private kept: BalancerPlan = [];
+  /** Recalculations so far: a test can see that one happened (or did not). */
+  private generation = 0;
+  /** NVMe hosts seen connected at least once: their first connection is a recalculation event. */
+  private readonly seenConnected = new Set<string>();
 
   constructor(topology: TopologyInput) {
     const t: Topology = parseTopology(topology);
@@ -96,6 +109,48 @@ export class EmulatorState {
     for (const s of t.sdts) this.sdts.set(s.id, { systemId: this.protectionDomains.get(s.protectionDomainId)?.["systemId"], ...s });
     for (const h of t.hosts) this.hosts.set(h.id, { systemId: firstSystem, ...h });
     for (const v of t.volumes) this.volumes.set(v.id, { ...v, mappedSdcInfo: v.mappedSdcInfo === null ? null : [...(v.mappedSdcInfo ?? [])] });
+    this.rebalance();
+  }
+
+  /** The load balancer's plan as kept now, and how many recalculations made it. */
+  plan(): { generation: number; hosts: BalancerPlan } {
+    return { generation: this.generation, hosts: this.kept };
+  }
+
+  /** The ports planned for a host, over all its protection domains (none: no volume mapped, or unknown). */
+  plannedPorts(hostId: string): SysPort[] {
+    return this.kept.filter((e) => e.hostId === hostId).flatMap((e) => e.ports);
+  }
+
+  /**
+   * Recalculate the plan: for the hosts named (a mapping changed, a host connected for the first time),
+   * or for every host from nothing ("all": an SDT added, removed or changed; the admin's rebalance).
+   */
+  rebalance(which: readonly string[] | "all" = "all"): void {
+    const system = [...this.systems.values()][0]!;
+    const portsByDomain = new Map<string, SysPort[]>();
+    for (const pd of this.protectionDomains.values()) {
+      portsByDomain.set(pd.id, sysPortsOf(system.id, [...this.sdts.values()].filter((s) => s["protectionDomainId"] === pd.id)));
+    }
+    const hosts = [...this.hosts.values()]
+      .filter((h) => h["hostType"] === "NVMeHost")
+      .map((h) => ({ id: h.id, maxNumSysPorts: h["maxNumSysPorts"], domains: this.domainsOfHost(h.id) }))
+      .filter((h) => h.domains.length > 0);
+    this.kept = replan({ hosts, portsByDomain, current: this.kept, which });
+    this.generation++;
+  }
+
+  /** Hosts seen connected now (by the initiators the emulator watches): a host's first connection recalculates its plan. */
+  noteConnected(hostIds: Iterable<string>): void {
+    const first = [...new Set(hostIds)].filter((id) => this.hosts.has(id) && !this.seenConnected.has(id));
+    for (const id of first) this.seenConnected.add(id);
+    if (first.length > 0) this.rebalance(first);
+  }
+
+  /** Protection domains where a host has a mapped volume (through the volume's storage pool). */
+  private domainsOfHost(hostId: string): string[] {
+    const pds = this.volumesOfHost(hostId).map((v) => this.storagePools.get(String(v["storagePoolId"]))?.["protectionDomainId"]);
+    return [...new Set(pds.filter((pd): pd is string => typeof pd === "string"))];
   }
 
   /** Add an SDT (runtime topology change). Returns the stored object. */
@@ -121,6 +176,7 @@ export class EmulatorState {
       systemId: pd["systemId"],
     };
     this.sdts.set(sdt.id, sdt);
+    this.rebalance();
     return sdt;
   }
 
@@ -129,12 +185,14 @@ export class EmulatorState {
     const sdt = this.sdts.get(id);
     if (!sdt) throw new GatewayError(500, Codes.notFound, `Could not find the SDT ${id}`);
     Object.assign(sdt, patch, { id });
+    if (Object.keys(patch).some((k) => PLAN_FIELDS_OF_SDT.has(k))) this.rebalance();
     return sdt;
   }
 
   /** Remove an SDT. */
   removeSdt(id: string): void {
     if (!this.sdts.delete(id)) throw new GatewayError(500, Codes.notFound, `Could not find the SDT ${id}`);
+    this.rebalance();
   }
 
   /** Register an NVMe host, with the gateway's checks (name length, NQN present and unique). */
@@ -152,6 +210,8 @@ export class EmulatorState {
       }
       if (args.name !== undefined && h["name"] === args.name) throw new GatewayError(500, Codes.generic, "A host with this name already exists");
     }
+    const maxNumPaths = positiveInt("maxNumPaths", args.maxNumPaths, 4);
+    const maxNumSysPorts = positiveInt("maxNumSysPorts", args.maxNumSysPorts, DEFAULT_MAX_NUM_SYS_PORTS);
     const system = [...this.systems.keys()][0];
     const host: Obj = {
       name: args.name ?? null,
@@ -162,8 +222,8 @@ export class EmulatorState {
       sdcIp: null,
       mdmConnectionState: null,
       nqn: args.nqn,
-      maxNumPaths: args.maxNumPaths !== undefined ? Number(args.maxNumPaths) : 4,
-      maxNumSysPorts: args.maxNumSysPorts !== undefined ? Number(args.maxNumSysPorts) : 10,
+      maxNumPaths,
+      maxNumSysPorts,
       sdcGuid: null,
       hostType: "NVMeHost",
       systemId: system,
@@ -181,6 +241,20 @@ export class EmulatorState {
       throw new GatewayError(500, Codes.generic, `SDC has mapped volume(s): ${mapped.map((v) => v.id).join(", ")}`);
     }
     this.hosts.delete(id);
+    this.seenConnected.delete(id);
+    this.rebalance([id]);
+  }
+
+  /** Change an NVMe host's port or path budget; a new `maxNumSysPorts` recalculates its plan. */
+  updateHost(id: string, patch: UpdateHostArgs): Obj {
+    const host = this.hosts.get(id);
+    if (!host) throw new GatewayError(500, Codes.notFound, `Could not find the SDC ${id}`);
+    if (patch.maxNumPaths !== undefined) host["maxNumPaths"] = positiveInt("maxNumPaths", patch.maxNumPaths, 4);
+    if (patch.maxNumSysPorts !== undefined) {
+      host["maxNumSysPorts"] = positiveInt("maxNumSysPorts", patch.maxNumSysPorts, DEFAULT_MAX_NUM_SYS_PORTS);
+      this.rebalance([id]);
+    }
+    return host;
   }
 
   /** Add a volume. */
@@ -249,6 +323,7 @@ export class EmulatorState {
       nqn: host["nqn"] ?? null,
       hostType: host["hostType"] ?? "SdcHost",
     });
+    this.rebalance([hostId]);
     for (const l of this.mappingListeners) l({ kind: "map", volume: vol, host });
   }
 
@@ -259,6 +334,7 @@ export class EmulatorState {
     const i = list.findIndex((m) => m["sdcId"] === hostId);
     if (i < 0) throw new GatewayError(500, Codes.invalidMapping, "The volume is not mapped to SDC");
     list.splice(i, 1);
+    this.rebalance([hostId]);
     const host = this.hosts.get(hostId);
     if (host) for (const l of this.mappingListeners) l({ kind: "unmap", volume: vol, host });
   }
@@ -267,6 +343,19 @@ export class EmulatorState {
   volumesOfHost(hostId: string): Obj[] {
     return [...this.volumes.values()].filter((v) => mappings(v).some((m) => m["sdcId"] === hostId));
   }
+}
+
+/** SDT fields whose change recalculates the plan: its addresses, ports, state and failure domain. */
+const PLAN_FIELDS_OF_SDT = new Set(["ipList", "nvmePort", "discoveryPort", "sdtState", "mdmConnectionState", "membershipState", "maintenanceState", "faultSetId", "protectionDomainId"]);
+
+/** A count the gateway takes as a number or a decimal string; anything else is its 400. */
+function positiveInt(field: string, value: number | string | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    throw new GatewayError(400, Codes.generic, `Request message is not valid: ${field} should be a positive integer, but its value is ${String(value)}`);
+  }
+  return n;
 }
 
 // Reads leave a null mappedSdcInfo as it is (served back as null); mapVolume stores the array it fills.

@@ -32,7 +32,15 @@ export const TopologySdt = z.looseObject({
   maintenanceState: z.string().optional(),
 });
 /** A host object (NVMe host or SDC). */
-export const TopologyHost = z.looseObject({ id, name: z.string().nullish(), nqn: z.string().nullish(), hostType: z.string().nullish() });
+export const TopologyHost = z.looseObject({
+  id,
+  name: z.string().nullish(),
+  nqn: z.string().nullish(),
+  hostType: z.string().nullish(),
+  // Ports per protection domain and paths per volume (null on some gateways: the balancer then uses 10).
+  maxNumSysPorts: intLike.nullish(),
+  maxNumPaths: intLike.nullish(),
+});
 /** A volume object. */
 export const TopologyVolume = z.looseObject({
   id,
