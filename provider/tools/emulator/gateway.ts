@@ -1,4 +1,6 @@
 import { Codes, GatewayError, badRequest } from "./errors";
+import type { InitiatorConnection } from "./initiators";
+import { controllersOfHost } from "./nvme";
 import { systemNqnOf, type EmulatorState, type Obj } from "./state";
 import { TokenStore, basicCredentials, tokenOf } from "./tokens";
 
@@ -30,12 +32,14 @@ export interface GatewayConfig {
   password: string;
   tokens: TokenStore;
   state: EmulatorState;
+  /** Connections of the watched initiators now (each read also notes hosts seen connected). */
+  connections: () => Promise<InitiatorConnection[]>;
 }
 
 /** A routed request: the count key ("GET /api/instances/Volume::{id}") and its handler. */
 export interface Route {
   key: string;
-  handle(req: GatewayRequest): GatewayReply;
+  handle(req: GatewayRequest): GatewayReply | Promise<GatewayReply>;
 }
 
 const TYPES = /^\/api\/types\/(\w+)\/instances(?:\/action\/(\w+))?$/;
@@ -98,7 +102,7 @@ function header(req: GatewayRequest, name: string): string | undefined {
 }
 
 // POSTs must say application/json (3.6: "Request header Content-Type should be application/json").
-function json(req: GatewayRequest, handle: (body: Record<string, unknown>) => GatewayReply): GatewayReply {
+function json(req: GatewayRequest, handle: (body: Record<string, unknown>) => GatewayReply | Promise<GatewayReply>): GatewayReply | Promise<GatewayReply> {
   const ct = header(req, "content-type") ?? "";
   if (!/^application\/json\b/i.test(ct.trim())) throw badRequest("Request header Content-Type should be application/json");
   let body: unknown = {};
@@ -113,7 +117,7 @@ function json(req: GatewayRequest, handle: (body: Record<string, unknown>) => Ga
   return handle(body as Record<string, unknown>);
 }
 
-function authed(cfg: GatewayConfig, req: GatewayRequest, handle: () => GatewayReply): GatewayReply {
+function authed(cfg: GatewayConfig, req: GatewayRequest, handle: () => GatewayReply | Promise<GatewayReply>): GatewayReply | Promise<GatewayReply> {
   const token = tokenOf(header(req, "authorization"));
   if (token !== undefined && cfg.tokens.valid(token)) return handle();
   if (cfg.profile === "3.6") return { status: 401, json: { message: "Unauthorized", httpStatusCode: 401, errorCode: 0 } };
@@ -228,10 +232,12 @@ function find(cfg: GatewayConfig, type: string, id: string): Obj {
   return obj;
 }
 
-function relationship(cfg: GatewayConfig, type: string, id: string, rel: string): GatewayReply {
+function relationship(cfg: GatewayConfig, type: string, id: string, rel: string): GatewayReply | Promise<GatewayReply> {
   const s = cfg.state;
   find(cfg, type, id);
   if (!hasNvme(cfg) && NVME_RELATIONSHIPS.has(rel)) throw new GatewayError(404, Codes.generic, `Unknown relationship ${rel} of ${type}`);
+  // Read when asked: the connections the watched initiators have now.
+  if (type === "Host" && rel === "NvmeController") return cfg.connections().then((c) => ok(controllersOfHost(s, id, c)));
   const pick = (coll: Map<string, Obj>, field: string) => [...coll.values()].filter((o) => o[field] === id);
   let items: Obj[] | undefined;
   let as = rel;
@@ -241,7 +247,6 @@ function relationship(cfg: GatewayConfig, type: string, id: string, rel: string)
   else if (type === "ProtectionDomain" && rel === "StoragePool") items = pick(s.storagePools, "protectionDomainId");
   else if (type === "StoragePool" && rel === "Volume") items = pick(s.volumes, "storagePoolId");
   else if ((type === "Sdc" || type === "Host") && rel === "Volume") items = s.volumesOfHost(id);
-  else if (type === "Host" && rel === "NvmeController") items = [];
   if (!items) throw new GatewayError(404, Codes.generic, `Unknown relationship ${rel} of ${type}`);
   return ok(items.map((o) => serve(as, o, cfg)));
 }
@@ -273,12 +278,24 @@ function instanceAction(cfg: GatewayConfig, type: string, id: string, action: st
     const all = body[action === "removeMappedHost" ? "allHosts" : "allSdcs"];
     const vol = s.volume(id);
     if (all !== undefined) {
-      vol["mappedSdcInfo"] = [];
+      // One by one, so each host's plan and the listeners (the array's NVMe target) follow.
+      const hosts = Array.isArray(vol["mappedSdcInfo"]) ? (vol["mappedSdcInfo"] as { sdcId: string }[]).map((m) => m.sdcId) : [];
+      for (const h of hosts) s.unmapVolume(id, h);
       return done;
     }
     const hostId = body[action === "removeMappedHost" ? "hostId" : "sdcId"];
     if (typeof hostId !== "string") throw badRequest("Request message is not valid: hostId or allHosts must be part of the request body.");
     s.unmapVolume(id, hostId);
+    return done;
+  }
+  // 4.6+: the host's port budget per protection domain; its plan is recalculated.
+  if (type === "Host" && action === "modifyMaxNumSysPorts" && cfg.profile === "5.0") {
+    const value = body["maxNumSysPorts"];
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw badRequest("Request message is not valid: The following parameter(s) must be part of the request body: maxNumSysPorts.");
+    }
+    find(cfg, type, id);
+    s.updateHost(id, { maxNumSysPorts: value });
     return done;
   }
   if (type === "Sdt" && (action === "enterMaintenanceMode" || action === "exitMaintenanceMode")) {

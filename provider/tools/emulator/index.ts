@@ -14,3 +14,6 @@ export { Topology, parseTopology, defaultTopology, DEFAULT_SYSTEM_ID } from "./t
 export type { TopologyInput } from "./topology";
 export { DEFAULT_MAX_NUM_SYS_PORTS, choosePorts, maxSysPortsOf, portKey, replan, sysPortsOf } from "./balancer";
 export type { BalancedHost, BalancerPlan, HostDomainPlan, SysPort } from "./balancer";
+export type { InitiatorConnection } from "./initiators";
+export { controllersOfHost, discoveryLog } from "./nvme";
+export type { DiscoveryAnswer, DiscoveryEntry } from "./nvme";

@@ -4,7 +4,9 @@ import * as https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { Faults, type FaultSpec } from "./faults";
 import { route, replyOf, type ApiProfile, type GatewayConfig, type GatewayReply } from "./gateway";
-import { EmulatorState } from "./state";
+import { readConnections, type InitiatorConnection } from "./initiators";
+import { discoveryLog, hostByNqn } from "./nvme";
+import { EmulatorState, systemNqnOf } from "./state";
 import { makeTlsMaterial } from "./tls";
 import { TokenStore } from "./tokens";
 import { defaultTopology, type TopologyInput } from "./topology";
@@ -27,6 +29,12 @@ export interface EmulatorOptions {
   password?: string;
   /** Token lifetime in seconds (both login flows). Default: tokens never expire. */
   tokenTtlSeconds?: number;
+  /**
+   * sysfs roots of the initiators whose connections the array sees (a simulated host's `settings.sysfsRoot`,
+   * or "/sys" in the kernel VM): read when the NvmeController relationship, the plan or discovery is asked.
+   * Default none (no host is ever seen connected).
+   */
+  initiatorSysfs?: readonly string[];
 }
 
 /** A running emulated PowerFlex gateway. */
@@ -59,6 +67,8 @@ export interface Emulator {
   expireTokens(): void;
   /** Tokens issued and still valid (lets tests assert that no token ever leaks into a message). */
   validTokens(): string[];
+  /** The watched initiators' live connections to the system's subsystem now (notes first connections, as the REST reads do). */
+  connections(): Promise<InitiatorConnection[]>;
   /** Stop serving and drop open connections (hung requests included). */
   close(): Promise<void>;
 }
@@ -73,7 +83,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const state = new EmulatorState(options.topology ?? defaultTopology());
   const ttl = options.tokenTtlSeconds !== undefined ? options.tokenTtlSeconds * 1000 : Infinity;
   const tokens = new TokenStore(ttl);
-  const cfg: GatewayConfig = { profile: api, username, password, tokens, state };
+  const initiators = [...(options.initiatorSysfs ?? [])];
+  // A host seen connected for the first time recalculates its plan ("a host connects").
+  const connections = async (): Promise<InitiatorConnection[]> => {
+    if (initiators.length === 0) return [];
+    const found = await readConnections(initiators, systemNqnOf([...state.systems.values()][0]!));
+    state.noteConnected(found.flatMap((c) => hostByNqn(state, c.hostnqn)?.id ?? []));
+    return found;
+  };
+  const cfg: GatewayConfig = { profile: api, username, password, tokens, state, connections };
   const faults = new Faults();
   const counts = new Map<string, number>();
   let latencyMs = 0;
@@ -87,13 +105,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const method = (req.method ?? "GET").toUpperCase();
       const body = Buffer.concat(chunks).toString("utf8");
       if (url.pathname.startsWith(ADMIN)) {
-        send(res, admin(method, url.pathname.slice(ADMIN.length), body));
+        void admin(method, url.pathname.slice(ADMIN.length), url.searchParams, body).then((reply) => send(res, reply));
         return;
       }
       const r = route(cfg, method, url.pathname);
       counts.set(r.key, (counts.get(r.key) ?? 0) + 1);
       const fault = faults.take(method, url.pathname);
-      const act = () => {
+      const act = async () => {
         if (fault?.hang) return; // never answer: the socket stays open until close()
         if (fault?.reset) {
           req.socket.destroy();
@@ -109,20 +127,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         }
         let reply: GatewayReply;
         try {
-          reply = r.handle({ method, path: url.pathname, headers: req.headers, body });
+          reply = await r.handle({ method, path: url.pathname, headers: req.headers, body });
         } catch (err) {
           reply = replyOf(err);
         }
         send(res, reply);
       };
       const wait = (fault?.delayMs ?? 0) + latencyMs;
-      if (wait > 0) setTimeout(act, wait);
-      else act();
+      if (wait > 0) setTimeout(() => void act(), wait);
+      else void act();
     });
   };
 
   // Admin API: no auth, only on the emulator. JSON in, JSON out.
-  function admin(method: string, what: string, body: string): GatewayReply {
+  async function admin(method: string, what: string, query: URLSearchParams, body: string): Promise<GatewayReply> {
     try {
       const input = body.trim() ? (JSON.parse(body) as Record<string, unknown>) : {};
       if (what === "counts" && method === "GET") return { status: 200, json: Object.fromEntries(counts) };
@@ -162,6 +180,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           },
         };
       }
+      if (what === "plan" && method === "GET") {
+        await connections();
+        return { status: 200, json: planJson() };
+      }
+      if (what === "rebalance" && method === "POST") {
+        state.rebalance();
+        return { status: 200, json: planJson() };
+      }
+      if (what === "discovery" && method === "GET") return await discovery(query);
       const add = /^state\/(sdts|hosts|volumes)$/.exec(what);
       if (add && method === "POST") {
         const obj =
@@ -171,6 +198,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
               ? state.addHost(input as never)
               : state.addVolume(input as never);
         return { status: 200, json: obj };
+      }
+      const change = /^state\/(sdts|hosts)\/([^/]+)$/.exec(what);
+      if (change && method === "POST") {
+        const id = decodeURIComponent(change[2]!);
+        return { status: 200, json: change[1] === "sdts" ? state.updateSdt(id, input as never) : state.updateHost(id, input as never) };
       }
       const del = /^state\/(sdts|hosts|volumes)\/([^/]+)$/.exec(what);
       if (del && method === "DELETE") {
@@ -184,6 +216,33 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     } catch (err) {
       return replyOf(err);
     }
+  }
+
+  // The plan with each host's NQN and budget, for tests and acceptance stories.
+  function planJson(): unknown {
+    const { generation, hosts } = state.plan();
+    return {
+      generation,
+      hosts: hosts.map((e) => {
+        const h = state.hosts.get(e.hostId);
+        return { ...e, nqn: h?.["nqn"] ?? null, maxNumSysPorts: h?.["maxNumSysPorts"] ?? null };
+      }),
+    };
+  }
+
+  // What the discovery controller at traddr:trsvcid would log for hostnqn (none on 3.6: no NVMe/TCP).
+  async function discovery(query: URLSearchParams): Promise<GatewayReply> {
+    const traddr = query.get("traddr");
+    const trsvcid = query.get("trsvcid") ?? "8009";
+    const hostnqn = query.get("hostnqn");
+    if (!traddr || !hostnqn || !/^\d+$/.test(trsvcid)) {
+      return { status: 400, json: { message: "discovery needs traddr, hostnqn and a decimal trsvcid (default 8009)" } };
+    }
+    if (api === "3.6") return { status: 404, json: { message: "refused: PowerFlex 3.6 has no NVMe/TCP (no SDT, no discovery controller)" } };
+    await connections();
+    const answer = discoveryLog(state, traddr, Number(trsvcid), hostnqn);
+    if ("refused" in answer) return { status: 404, json: { message: `refused: ${answer.refused}` } };
+    return { status: 200, json: { genctr: state.plan().generation, records: answer.records } };
   }
 
   let caCert: string | undefined;
@@ -224,6 +283,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     expireTokens: () => tokens.expireAll(),
     validTokens: () => tokens.list(),
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
