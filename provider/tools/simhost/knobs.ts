@@ -59,8 +59,19 @@ export interface SimKnobs {
   readonly paths?: Readonly<Record<string, PathKnobs>>;
   /** Namespaces per subsystem NQN, created as heads when a subsystem first appears. */
   readonly namespaces?: Readonly<Record<string, readonly { readonly nsid: number; readonly nguid?: string }[]>>;
-  /** Discovery log per discovery endpoint (`traddr:port` or `traddr`). Missing: connection refused. */
+  /**
+   * Discovery log per discovery endpoint (`traddr:port` or `traddr`). Missing: asked of {@link discoveryFrom}
+   * when set, else connection refused.
+   */
   readonly discovery?: Readonly<Record<string, readonly SimDiscoveryRecord[]>>;
+  /**
+   * Base URL of an emulated gateway (`https://127.0.0.1:port`): an endpoint without a static `discovery`
+   * entry answers what the emulator's `GET /__emulator/discovery` says PowerFlex's discovery controller
+   * would log for this host NQN (its load balancer's plan); the emulator's 404 is a refused connection.
+   */
+  readonly discoveryFrom?: string;
+  /** CA certificate (PEM) to trust for an https {@link discoveryFrom} (the emulator's `caCert`). */
+  readonly discoveryCaCert?: string;
   /**
    * Kernel to behave like: `5.4` (before 5.7, e.g. Ubuntu 20.04) has no `hostnqn`/`hostid` attribute per
    * controller and no check of host NQN/host ID pairs; default a 6.x kernel (6.5+: one host ID per host NQN).

@@ -5,9 +5,11 @@
  * Only node built-ins here: it starts on every call.
  */
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
 import * as path from "node:path";
 import { connectOptionEntries } from "../../host/nvme/connect-table";
-import { pathKnobs, readKnobs, type SimKnobs, type SimVersion } from "./knobs";
+import { pathKnobs, readKnobs, type SimDiscoveryRecord, type SimKnobs, type SimVersion } from "./knobs";
 import {
   alreadyConnectedPrecheck,
   connectOk,
@@ -155,6 +157,10 @@ class Sim {
     return connectOk(this.v, result.device, o.format);
   }
 
+  askArray(traddr: string, trsvcid: string, hostnqn: string) {
+    return askArray(this.knobs, traddr, trsvcid, hostnqn);
+  }
+
   /** A line of the simulated kernel log (`<root>/kmsg`, what dmesg would show). */
   kernelLog(line: string): void {
     fs.appendFileSync(path.join(this.root, "kmsg"), `${line}\n`);
@@ -231,13 +237,18 @@ class Sim {
     return { stdout: `${printJson(out, this.v)}\n`, stderr: "", code: 0 };
   }
 
-  discover(args: readonly string[]): Output {
+  async discover(args: readonly string[]): Promise<Output> {
     const o = parseArgs("discover", args, CONNECT_OPTS);
     if (isOutput(o)) return o;
     const port = o.trsvcid || "8009";
     const key = o.traddr?.includes(":") ? `[${o.traddr}]:${port}` : `${o.traddr}:${port}`;
-    const records = this.knobs.discovery?.[key] ?? this.knobs.discovery?.[`${o.traddr}:${port}`] ?? this.knobs.discovery?.[o.traddr ?? ""];
-    if (!records) return discoverRefused(this.v);
+    const fixed = this.knobs.discovery?.[key] ?? this.knobs.discovery?.[`${o.traddr}:${port}`] ?? this.knobs.discovery?.[o.traddr ?? ""];
+    const hostnqn = o.hostnqn || this.hostFile("hostnqn") || "";
+    const log = fixed ? { genctr: 1, records: fixed } : this.knobs.discoveryFrom && o.traddr ? await this.askArray(o.traddr, port, hostnqn) : undefined;
+    if (!log) return discoverRefused(this.v);
+    const records = log.records;
+    // An empty log page: nvme-cli says so in words, JSON asked or not.
+    if (records.length === 0) return { stdout: "No discovery log entries to fetch.\n", stderr: "", code: 0 };
     const v1 = this.v === "1.16";
     const subtype = (s: string) => (!v1 ? s : s === "current discovery subsystem" ? "unrecognized" : s === "discovery subsystem referral" ? "discovery subsystem" : s);
     const list = records.map((r) => ({
@@ -254,11 +265,35 @@ class Sim {
     }));
     if (o.format !== "json") {
       // Plain text is not needed by the provider; JSON is what it asks for.
-      return { stdout: `${printJson({ genctr: 1, records: list }, this.v)}\n`, stderr: "", code: 0 };
+      return { stdout: `${printJson({ genctr: log.genctr, records: list }, this.v)}\n`, stderr: "", code: 0 };
     }
-    const body = v1 ? { device: `nvme${this.tree.freeInstance()}`, genctr: 1, records: list } : { genctr: 1, records: list };
+    const body = v1 ? { device: `nvme${this.tree.freeInstance()}`, genctr: log.genctr, records: list } : { genctr: log.genctr, records: list };
     return { stdout: `${printJson(body, this.v)}\n`, stderr: "", code: 0 };
   }
+}
+
+/** The emulated array's answer for this discovery endpoint and host; undefined when it refuses or cannot be reached. */
+function askArray(knobs: SimKnobs, traddr: string, trsvcid: string, hostnqn: string): Promise<{ genctr: number; records: SimDiscoveryRecord[] } | undefined> {
+  const url = new URL("/__emulator/discovery", knobs.discoveryFrom);
+  url.search = new URLSearchParams({ traddr, trsvcid, hostnqn }).toString();
+  const get = url.protocol === "https:" ? https.get : http.get;
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 10_000, ...(knobs.discoveryCaCert ? { ca: knobs.discoveryCaCert } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        if (res.statusCode !== 200) return resolve(undefined);
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { genctr?: number; records?: SimDiscoveryRecord[] };
+          resolve({ genctr: body.genctr ?? 1, records: body.records ?? [] });
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+  });
 }
 
 /** libnvme's lookup_ctrl: transport, addresses, port, subsystem, host interface (and host NQN from 2.6). */
