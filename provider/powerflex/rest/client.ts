@@ -178,9 +178,9 @@ export class PowerFlexClient {
     return (await this.listNvmeHosts()).find((h) => h.nqn.toLowerCase() === want);
   }
 
-  /** Live NVMe controllers PowerFlex sees for a host (one per host <-> SDT address path). */
-  async listNvmeControllers(hostId: string): Promise<NvmeController[]> {
-    return this.getJson(`/api/instances/Host::${enc(hostId)}/relationships/NvmeController`, NvmeController.array());
+  /** The NVMe controllers PowerFlex sees for a host: one per connection to a system port, `isAssigned` when its plan holds that port. */
+  async listNvmeControllersOfHost(hostId: string): Promise<NvmeController[]> {
+    return this.nvmeOnly(this.getJson(`/api/instances/Host::${enc(hostId)}/relationships/NvmeController`, NvmeController.array()));
   }
 
   /**

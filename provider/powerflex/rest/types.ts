@@ -109,7 +109,9 @@ export const Host = z.looseObject({
   hostType: z.string().nullish(),
   /** goscaleio's mock spells it `systemID`; real arrays `systemId`. */
   systemId: z.string().nullish(),
+  /** Paths per volume (4 by default; null on some gateways). */
   maxNumPaths: IntLike.nullish(),
+  /** System ports the array's load balancer plans per protection domain (10 by default; null on some gateways). */
   maxNumSysPorts: IntLike.nullish(),
   links: z.array(Link).optional(),
 });
@@ -146,14 +148,30 @@ export const Volume = z.looseObject({
 });
 export type Volume = z.infer<typeof Volume>;
 
-/** A live NVMe controller of a host (`Host::{id}/relationships/NvmeController`). */
+/**
+ * An NVMe controller of a host as PowerFlex sees it (`Host::{id}/relationships/NvmeController`): one per
+ * connection of the host to a system port. `isAssigned` says whether the array's load balancer planned
+ * that port for the host (a real 4.5 sample shows `isAssigned: false, isConnected: true`: accepted, not
+ * planned). Every field but `id` may be null on real payloads.
+ */
 export const NvmeController = z.looseObject({
   id: z.string(),
+  name: z.string().nullish(),
+  isConnected: BoolLike.nullish(),
+  isAssigned: BoolLike.nullish(),
+  /** The SDT the connection lands on. */
   sdtId: z.string().nullish(),
   hostId: z.string().nullish(),
-  isConnected: BoolLike.nullish(),
-  sysPortIp: z.string().nullish(),
+  /** The host's address on that connection. */
+  hostIp: z.string().nullish(),
+  /** The NVMe controller ID (cntlid) the array gave. */
   controllerId: IntLike.nullish(),
+  sysPortId: IntLike.nullish(),
+  /** The system port's address (the SDT address connected to). */
+  sysPortIp: z.string().nullish(),
+  /** "Io" for I/O controllers. */
+  subsystem: z.string().nullish(),
+  links: z.array(Link).optional(),
 });
 export type NvmeController = z.infer<typeof NvmeController>;
 

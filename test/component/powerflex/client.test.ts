@@ -1,6 +1,11 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { request } from "undici";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../../../provider/tools/emulator";
+import { createSimHost } from "../../../provider/tools/simhost";
+import { HOST, NQN, SUBNQN, VOLUME, sixPorts } from "../../support/six-ports";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions, type Logger } from "../../../provider/powerflex";
 
 const silent: Logger = { warn: () => undefined };
@@ -435,11 +440,35 @@ describe("PowerFlex client <-> emulator over HTTP", function () {
     it("3.6: SDTs and NVMe hosts are refused with 'NVMe/TCP needs PowerFlex 4.0 or later'", async () => {
       await start({ api: "3.6" });
       const pd = await c.getProtectionDomain("pd1");
-      for (const p of [c.listSdts(pd.id), c.listNvmeHosts(), c.createNvmeHost({ nqn: HOST_NQN })]) {
+      for (const p of [c.listSdts(pd.id), c.listNvmeHosts(), c.createNvmeHost({ nqn: HOST_NQN }), c.listNvmeControllersOfHost("c0ffee0000000001")]) {
         await rejectsWith(p, (err) => {
           assert.equal(err.status, 404);
           assert.match(err.message, /reports API 3\.6, which has no NVMe\/TCP.*needs PowerFlex 4\.0 or later/);
         });
+      }
+    });
+
+    it("NvmeController of a host: PowerFlex's view of its connections, isAssigned per the plan; maxNumSysPorts/maxNumPaths on the host", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-client-ctrl-"));
+      try {
+        const sim = createSimHost(path.join(dir, "host"), { version: "2.11" });
+        await start({ topology: sixPorts(), initiatorSysfs: [sim.settings.sysfsRoot] });
+        assert.deepEqual(await c.listNvmeControllersOfHost(HOST), []);
+        e.state.mapVolume(VOLUME, HOST);
+        sim.addForeignController({ traddr: "192.0.2.11", subsysnqn: SUBNQN, hostnqn: NQN });
+        sim.addForeignController({ traddr: "198.51.100.13", subsysnqn: SUBNQN, hostnqn: NQN });
+        const list = await c.listNvmeControllersOfHost(HOST);
+        assert.deepEqual(
+          list.map((x) => [x.sysPortIp, x.sdtId, x.isConnected, x.isAssigned, x.hostId, x.subsystem]),
+          [
+            ["192.0.2.11", "a1b2c3d400000001", true, true, HOST, "Io"],
+            ["198.51.100.13", "a1b2c3d400000003", true, false, HOST, "Io"],
+          ],
+        );
+        const host = (await c.listNvmeHosts()).find((h) => h.id === HOST);
+        assert.deepEqual([host?.maxNumSysPorts, host?.maxNumPaths], [2, 4]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
     });
 

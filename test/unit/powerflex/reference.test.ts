@@ -42,7 +42,9 @@ const table: Record<string, Check> = {
   "host_create_response__csi_powerflex_mock.json": json(Created),
   "host_create_response__goscaleio_test.json": json(Created, (v) => assert.equal(v.id, "4d2a628100010000")),
   "host_list_nvme__cinder.json": json(Host.array(), (v) => assert.ok(v.every((h: Host) => h.hostType === "NVMeHost" && h.nqn))),
-  "nvme_controllers_of_host__goscaleio_test.json": json(NvmeController.array(), (v) => assert.equal(v[0].isConnected, true)),
+  "nvme_controllers_of_host__goscaleio_test.json": json(NvmeController.array(), (v) =>
+    assert.deepEqual([v[0].isConnected, v[0].isAssigned, v[0].sysPortId, v[0].sysPortIp, v[0].hostIp, v[0].subsystem], [true, true, 2, "10.0.0.22", null, "Io"]),
+  ),
   "nvme_host_by_id__goscaleio_test.json": json(Host),
   "nvme_host_list_via_system_relationships_sdc__goscaleio_test.json": json(Host.array()),
   "sdc_by_id_5x__cinder.json": json(Host, (v) => assert.equal(v.hostType, "SdcHost")),
@@ -83,6 +85,15 @@ describe("PowerFlex reference payloads parse with the client's schemas", () => {
 
   it("old gateways' mappedSdcInfo null reads as []", () => {
     assert.deepEqual(Volume.parse({ id: "a", mappedSdcInfo: null }).mappedSdcInfo, []);
+  });
+
+  it("NvmeController: nulls as real payloads send them; a bad field is named", () => {
+    const nulls = { id: "c", name: null, isConnected: null, isAssigned: null, sdtId: null, hostId: null, hostIp: null, controllerId: null, sysPortId: null, sysPortIp: null, subsystem: null };
+    assert.equal(NvmeController.parse(nulls).isAssigned, null);
+    assert.equal(NvmeController.parse({ id: "c", isAssigned: "false", isConnected: "True", sysPortId: "3" }).sysPortId, 3);
+    const bad = NvmeController.array().safeParse([{ id: "c", isAssigned: "maybe" }]);
+    assert.ok(!bad.success);
+    assert.deepEqual(bad.error.issues[0]!.path, [0, "isAssigned"]);
   });
 
   it("numbers and booleans as strings", () => {
