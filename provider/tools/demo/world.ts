@@ -111,21 +111,23 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-world-"));
   const sim = createSimHost(path.join(dir, "host"), { version: options.nvmeCliVersion ?? "2.11" });
   const s = sim.settings;
-  let emulator: Emulator | undefined;
+  // The array sees the simulated host's connections (NvmeController, its first connection) ...
   const world = await startGatewayWorld({
     ...options,
+    emulator: { ...options.emulator, initiatorSysfs: [...(options.emulator?.initiatorSysfs ?? []), s.sysfsRoot] },
     hostAccess: { nvmeCli: s.nvmeCli, sysfsRoot: s.sysfsRoot, stateDir: s.stateDir, etcNvmeDir: s.etcNvmeDir, mountsFile: s.mountsFile },
     onNamespace: (c) => {
       if (c.kind === "map") sim.addNamespace(c.subsysnqn, { nsid: c.nsid, nguid: c.nguid });
       else sim.removeNamespace(c.subsysnqn, c.nsid);
-      serveDiscovery(emulator!, sim);
     },
   }).catch((err: unknown) => {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   });
-  emulator = world.emulator;
-  serveDiscovery(emulator, sim);
+  // ... and the host's `nvme discover` at an SDT gets what PowerFlex's discovery controller logs: the ports
+  // its load balancer planned for this host, none until a volume is mapped to it.
+  const emulator = world.emulator;
+  sim.updateKnobs((k) => ({ ...k, discoveryFrom: emulator.url, ...(emulator.caCert ? { discoveryCaCert: emulator.caCert } : {}) }));
   return {
     ...world,
     sim,
@@ -137,20 +139,4 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       }
     },
   };
-}
-
-/**
- * Each SDT's discovery port answers like PowerFlex 4.x: it lists the subsystem (at every SDT address) only
- * while some volume is mapped to an NVMe host.
- */
-function serveDiscovery(emulator: Emulator, sim: SimHost): void {
-  const st = emulator.state;
-  const mapped = [...st.volumes.values()].some((v) => (v["mappedSdcInfo"] as { hostType?: string }[]).some((m) => m.hostType === "NVMeHost"));
-  const system = [...st.systems.values()][0];
-  const sdts = [...st.sdts.values()];
-  const addresses = sdts.flatMap((t) => (t["ipList"] as { ip: string }[]).map((a) => ({ ip: a.ip, port: Number(t["nvmePort"] ?? 4420), disc: Number(t["discoveryPort"] ?? 8009) })));
-  const records = mapped
-    ? addresses.map((a) => ({ subtype: "nvme subsystem", trsvcid: String(a.port), subnqn: systemNqnOf(system), traddr: a.ip }))
-    : [];
-  sim.updateKnobs((k) => ({ ...k, discovery: Object.fromEntries(addresses.map((a) => [`${a.ip}:${a.disc}`, records])) }));
 }
