@@ -6,7 +6,7 @@ import { parseTopology, startEmulator, type ApiProfile } from "../tools/emulator
 export const summary = "run an emulated PowerFlex gateway (REST) for tests, demos and CI";
 
 const USAGE = `usage: powerflex-nvme emulator [--listen HOST:PORT] [--tls] [--topology FILE] [--api 3.6|4.5|5.0]
-                                [--token-ttl SECONDS] [--username USER]
+                                [--token-ttl SECONDS] [--username USER] [--initiator-sysfs DIR]...
 
 Serves an emulated PowerFlex gateway until SIGTERM or SIGINT. Once listening it prints ONE line of JSON on
 stdout: {"url": "...", "username": "...", "password": "...", "caCert"?: "PEM"}.
@@ -26,11 +26,17 @@ stdout: {"url": "...", "username": "...", "password": "...", "caCert"?: "PEM"}.
                          5.0  as 4.5, and System.systemNqn
   --token-ttl SECONDS  token lifetime (default: tokens never expire)
   --username USER      gateway user (default admin)
+  --initiator-sysfs DIR  sysfs root of an initiator whose connections the array sees (/sys on this
+                       machine, a simulated host's sys/); repeatable. Read when the NvmeController
+                       relationship, the plan or discovery is asked; the first connection of a host
+                       recalculates its plan
 
 The password is POWERFLEX_EMULATOR_PASSWORD when set, else random.
 Admin API (no auth): GET/DELETE /__emulator/counts, POST/DELETE /__emulator/faults, POST /__emulator/latency,
 POST /__emulator/expire-tokens, GET /__emulator/state, POST /__emulator/state/{sdts|hosts|volumes},
-DELETE /__emulator/state/{sdts|hosts|volumes}/ID.
+POST /__emulator/state/{sdts|hosts}/ID (change fields), DELETE /__emulator/state/{sdts|hosts|volumes}/ID,
+GET /__emulator/plan (the load balancer's ports per NVMe host), POST /__emulator/rebalance,
+GET /__emulator/discovery?traddr=&trsvcid=&hostnqn= (what that SDT's discovery controller logs for the host).
 A fault is {"path", "regex"?, "method"?, "times"?, and one of "status" (with "body"? JSON, "text"? raw, or
 "echo"?: true to echo the request back), "reset", "hang"; "delayMs"?}.
 `;
@@ -48,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
         api: { type: "string", default: "5.0" },
         "token-ttl": { type: "string" },
         username: { type: "string", default: "admin" },
+        "initiator-sysfs": { type: "string", multiple: true },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -95,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(password ? { password } : {}),
     ...(topology ? { topology } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
+    ...(values["initiator-sysfs"] ? { initiatorSysfs: values["initiator-sysfs"] } : {}),
   });
   const line = { url: emulator.url, username: emulator.username, password: emulator.password, ...(emulator.caCert ? { caCert: emulator.caCert } : {}) };
   process.stdout.write(JSON.stringify(line) + "\n");

@@ -3,7 +3,10 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { request } from "undici";
 import { repoRoot } from "../../support/paths";
+import { HOST, NQN, SUBNQN, VOLUME, sixPorts } from "../../support/six-ports";
+import { createSimHost } from "../../../provider/tools/simhost";
 import { startEmulator, type Emulator, type TopologyInput } from "../../../provider/tools/emulator";
 
 const root = repoRoot();
@@ -93,6 +96,31 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
       assert.ok(!bad.stderr.includes(r.info.password));
     } finally {
       assert.equal(await stop(r), 0);
+    }
+  });
+
+  it("--initiator-sysfs: the array sees that host's connections (NvmeController), marked against its plan", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pfnvme-emu-cli-"));
+    const topo = path.join(dir, "topology.json");
+    fs.writeFileSync(topo, JSON.stringify(sixPorts()));
+    const sim = createSimHost(path.join(dir, "host"), { version: "2.11" });
+    const r = await startCli(["--topology", topo, "--initiator-sysfs", sim.settings.sysfsRoot]);
+    try {
+      const post = (p: string, body: unknown) => request(r.info.url + p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const login = await request(`${r.info.url}/api/login`, { headers: { authorization: `Basic ${Buffer.from(`${r.info.username}:${r.info.password}`).toString("base64")}` } });
+      const auth = `Bearer ${JSON.parse(await login.body.text())}`;
+      const mapped = await request(`${r.info.url}/api/instances/Volume::${VOLUME}/action/addMappedHost`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: JSON.stringify({ hostId: HOST }) });
+      assert.equal(mapped.statusCode, 200);
+      await mapped.body.text();
+      sim.addForeignController({ traddr: "192.0.2.13", subsysnqn: SUBNQN, hostnqn: NQN });
+      const res = await request(`${r.info.url}/api/instances/Host::${HOST}/relationships/NvmeController`, { headers: { authorization: auth } });
+      const list = (await res.body.json()) as { sysPortIp: string; isAssigned: boolean }[];
+      assert.deepEqual(list.map((c) => [c.sysPortIp, c.isAssigned]), [["192.0.2.13", false]]);
+      const plan = (await (await post("/__emulator/rebalance", {})).body.json()) as { hosts: unknown[] };
+      assert.equal(plan.hosts.length, 1);
+    } finally {
+      assert.equal(await stop(r), 0);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
