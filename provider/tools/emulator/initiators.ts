@@ -2,6 +2,7 @@ import { hostSettings } from "../../host/access/access";
 import { LocalHost } from "../../host/access/local";
 import { canonicalIp } from "../../host/nvme/identity";
 import { readControllers } from "../../host/nvme/sysfs";
+import { DEFAULT_NVME_PORT } from "../../powerflex/paths";
 
 /*
  * Where the emulated array learns who is connected: it reads the initiators' sysfs (a simulated host's
@@ -38,7 +39,7 @@ export async function readConnections(sysfsRoots: readonly string[], subsysnqn: 
       out.push({
         hostnqn: c.hostnqn,
         traddr,
-        trsvcid: Number(a["trsvcid"] ?? 4420),
+        trsvcid: Number(a["trsvcid"] ?? DEFAULT_NVME_PORT),
         ...(c.cntlid !== undefined ? { cntlid: c.cntlid } : {}),
         hostIp: a["src_addr"] || a["host_traddr"] || null,
       });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { planPaths } from "../../powerflex/paths";
+import { DEFAULT_DISCOVERY_PORT, DEFAULT_HOST_ROLES, DEFAULT_NVME_PORT, planPaths } from "../../powerflex/paths";
 import { Sdt } from "../../powerflex/rest/types";
 import { canonicalIp } from "../../host/nvme/identity";
 import { portKey } from "./balancer";
@@ -12,7 +12,7 @@ import { systemNqnOf, type EmulatorState, type Obj } from "./state";
  * SDT's discovery controller returns to a host (the host's planned ports).
  */
 
-const HOST_ROLES = new Set(["StorageAndHost", "HostOnly"]);
+const HOST_ROLES = new Set(DEFAULT_HOST_ROLES);
 const DISCOVERY_NQN = "nqn.2014-08.org.nvmexpress.discovery";
 // What real logs (nvmet, and the arrays' samples) show for TCP entries.
 const TREQ = "not specified, sq flow control disable supported";
@@ -44,8 +44,8 @@ function systemPorts(state: EmulatorState): SystemPort[] {
   return out;
 }
 
-const nvmePortOf = (sdt: Obj) => Number(sdt["nvmePort"] ?? 4420);
-const discoveryPortOf = (sdt: Obj) => Number(sdt["discoveryPort"] ?? 8009);
+const nvmePortOf = (sdt: Obj) => Number(sdt["nvmePort"] ?? DEFAULT_NVME_PORT);
+const discoveryPortOf = (sdt: Obj) => Number(sdt["discoveryPort"] ?? DEFAULT_DISCOVERY_PORT);
 const adrfam = (traddr: string) => (traddr.includes(":") ? "ipv6" : "ipv4");
 
 /** The NVMe host with this NQN (case-insensitive, as the gateway compares them). */
