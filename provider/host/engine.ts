@@ -220,8 +220,9 @@ export class NvmeEngine {
       const failures: PathFailure[] = [];
       connects.forEach((a, i) => {
         const outcome = outcomes[i];
-        const timedOut = !outcome.ok && outcome.failure.class === "timeout";
-        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, timedOut, device: outcome.ok ? outcome.device : undefined });
+        // Killed before nvme-cli told the kernel's answer; a kernel ETIMEDOUT (SYNs dropped) is an answer.
+        const killed = !outcome.ok && outcome.failure.killed;
+        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, killed, device: outcome.ok ? outcome.device : undefined });
         if (settled.kind === "created") {
           const path: AttachedPath = { identity: a.identity, origin: "created", ...objectOf(settled.controller), state: liveness(settled.controller) };
           recordCreated(tx.ledger, a.identity, owner, objectOf(settled.controller));
@@ -234,7 +235,7 @@ export class NvmeEngine {
           held.push({ identity: a.identity, origin: "adopted", ...objectOf(settled.controller), state: liveness(settled.controller) });
         } else {
           // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
-          if (!timedOut) clearPending(tx.ledger, a.identity);
+          if (!killed) clearPending(tx.ledger, a.identity);
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }
