@@ -122,6 +122,15 @@ describe("an SDT that drops SYNs (real kernel, nvme-tcp)", function () {
     });
     after(() => fs.rmSync(settings.stateDir, { recursive: true, force: true }));
 
+    it("a create of the healthy path alone (the baseline)", async () => {
+      const t0 = Date.now();
+      const z = await engine.attach("Z", [pathTo(SDT2)]);
+      note("engine attach of the healthy path alone", Date.now() - t0);
+      assert.deepEqual(z.failures, []);
+      await engine.release("Z", [pathTo(SDT2)]);
+      assert.deepEqual(controllers().filter((c) => c.subsysnqn === NQN), []);
+    });
+
     it("a create with one dropping address of two holds the other, reports the timeout and leaves no intent behind", async () => {
       const t0 = Date.now();
       const a = await engine.attach("A", [pathTo(SILENT_SDT), pathTo(SDT2)], { minPaths: 1 });

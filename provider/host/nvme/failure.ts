@@ -93,7 +93,8 @@ const RULES: readonly Rule[] = [
     cls: "timeout",
     text: /Connection timed out/,
     v1Codes: [110],
-    reason: "the TCP connection timed out (host silent or filtered)",
+    // nvme-tcp sends one SYN retry (TCP_SYNCNT 1): about 3 s, during which the kernel's fabrics mutex is held.
+    reason: "the SDT did not answer the TCP connect (SYNs dropped or filtered, or the address is down); the kernel gave up after one SYN retry, about 3 s, and the host's other NVMe connects waited meanwhile",
   },
   {
     cls: "unreachable",
