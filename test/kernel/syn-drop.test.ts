@@ -116,9 +116,12 @@ describe("an SDT that drops SYNs (real kernel, nvme-tcp)", function () {
     let settings: HostSettings;
     let engine: NvmeEngine;
     const ledgerPaths = () => (JSON.parse(fs.readFileSync(path.join(settings.stateDir, "ledger.json"), "utf8")) as { paths: Record<string, { pending?: unknown }> }).paths;
-    before(() => {
+    before(async () => {
       settings = hostSettings({ nvmeCli: NVME, stateDir: fs.mkdtempSync("/tmp/kt-syn-state-") });
       engine = NvmeEngine.on(new LocalHost(), settings);
+      // Warm: the first attach also detects nvme-cli's version and loads and compiles the engine's code.
+      await engine.attach("warm", [pathTo(SDT2)]);
+      await engine.release("warm", [pathTo(SDT2)]);
     });
     after(() => fs.rmSync(settings.stateDir, { recursive: true, force: true }));
 
