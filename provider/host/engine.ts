@@ -1,4 +1,3 @@
-import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./access/access";
 import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
@@ -34,8 +33,6 @@ export interface EngineDeps {
   readonly driver: NvmeDriver;
   /** With `subsysnqn`, controllers of other subsystems may be left out (read no further than that file). */
   readonly readControllers: (only?: { readonly subsysnqn?: string; readonly devices?: readonly string[] }) => Promise<FabricsController[]>;
-  /** Parallel `nvme connect` calls at most (default 8). */
-  readonly connectConcurrency?: number;
   /** How long a deleted controller may take to go (ms); default 30 000. The kernel deletes before the write returns. */
   readonly goneTimeoutMs?: number;
   readonly now?: () => Date;
@@ -161,13 +158,12 @@ export class NvmeEngine {
   }
 
   /** The production wiring: nvme-cli for connect/disconnect, sysfs for the truth, both through `host`. */
-  static on(host: HostAccess, settings: HostSettings, options: { readonly connectConcurrency?: number } = {}): NvmeEngine {
+  static on(host: HostAccess, settings: HostSettings): NvmeEngine {
     return new NvmeEngine({
       host,
       settings,
       driver: new NvmeCli(host, settings),
       readControllers: (only) => readControllers(host, settings, only ?? {}),
-      ...options,
     });
   }
 
@@ -187,8 +183,7 @@ export class NvmeEngine {
   }
 
   /**
-   * Make `owner` hold every desired path: connect the missing ones (in parallel, bounded), adopt live
-   * ones. All-or-nothing down to `minPaths`: when fewer succeed, undo exactly what this call did.
+   * Make `owner` hold every desired path: connect the missing ones (one at a time), adopt live ones. All-or-nothing down to `minPaths`: when fewer succeed, undo exactly what this call did.
    */
   async attach(owner: string, desired: readonly PathIdentity[], options: AttachOptions = {}): Promise<AttachResult> {
     const unique = [...new Map(desired.map((d) => [identityKey(d), d])).values()];
@@ -205,9 +200,10 @@ export class NvmeEngine {
       for (const a of connects) markPending(tx.ledger, a.identity, owner, now, expires, instances);
       if (connects.length > 0) await tx.save(); // intent before `nvme connect`
 
-      const outcomes = await mapLimit(connects, this.deps.connectConcurrency ?? 8, (a) =>
-        this.deps.driver.connect(a.identity, options.connect ?? {}),
-      );
+      // One at a time: the kernel answers one connect per host at a time anyway (nvmf_dev_mutex), so parallel
+      // ones gain nothing, and a connect's timeout then measures its own attempt, not a queue of ours.
+      const outcomes: Awaited<ReturnType<NvmeDriver["connect"]>>[] = [];
+      for (const a of connects) outcomes.push(await this.deps.driver.connect(a.identity, options.connect ?? {}));
       const after = connects.length > 0 ? await this.deps.readControllers(subsystemOf(unique)) : observed;
       // A host without any fabrics controller could not tell before: our own connects tell now.
       if (hostAttributes === "unknown" && connects.length > 0 && (await readHostAttributes(this.deps.host, this.deps.settings, after)) === "absent") {
@@ -220,8 +216,9 @@ export class NvmeEngine {
       const failures: PathFailure[] = [];
       connects.forEach((a, i) => {
         const outcome = outcomes[i];
-        const timedOut = !outcome.ok && outcome.failure.class === "timeout";
-        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, timedOut, device: outcome.ok ? outcome.device : undefined });
+        // Killed before nvme-cli told the kernel's answer; a kernel ETIMEDOUT (SYNs dropped) is an answer.
+        const killed = !outcome.ok && outcome.failure.killed;
+        const settled = settleConnect(a.identity, instances, after, { ok: outcome.ok, killed, device: outcome.ok ? outcome.device : undefined });
         if (settled.kind === "created") {
           const path: AttachedPath = { identity: a.identity, origin: "created", ...objectOf(settled.controller), state: liveness(settled.controller) };
           recordCreated(tx.ledger, a.identity, owner, objectOf(settled.controller));
@@ -234,7 +231,7 @@ export class NvmeEngine {
           held.push({ identity: a.identity, origin: "adopted", ...objectOf(settled.controller), state: liveness(settled.controller) });
         } else {
           // A killed `nvme connect` may still be finished by the kernel: keep the intent for the next scan.
-          if (!timedOut) clearPending(tx.ledger, a.identity);
+          if (!killed) clearPending(tx.ledger, a.identity);
           failures.push(
             outcome.ok
               ? { identity: a.identity, kind: "not-in-sysfs", message: `nvme connect reported success for ${describePath(a.identity)} but no controller appeared in sysfs` }

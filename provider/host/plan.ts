@@ -222,19 +222,19 @@ export type ConnectSettlement =
 /**
  * Settle one connect: `instances` are the controller names present when its intent was written, `after`
  * a scan taken after it returned; `made` the name nvme-cli reported, if any (a hint, confirmed here).
- * Only a connect that succeeded (or timed out: the kernel may finish it) can have made a controller, and
- * only one whose name is new.
+ * Only a connect that succeeded (or whose nvme-cli was killed before it told the kernel's answer: the
+ * kernel may finish it) can have made a controller, and only one whose name is new.
  */
 export function settleConnect(
   id: PathIdentity,
   instances: readonly string[],
   after: readonly FabricsController[],
-  outcome: { readonly ok: boolean; readonly timedOut: boolean; readonly device?: string },
+  outcome: { readonly ok: boolean; readonly killed: boolean; readonly device?: string },
 ): ConnectSettlement {
   const present = controllersOf(after, id);
   if (present.length === 0) return { kind: "failed" };
   const before = new Set(instances);
   const fresh = present.filter((c) => !before.has(c.device));
-  const made = outcome.ok || outcome.timedOut ? (fresh.find((c) => c.device === outcome.device) ?? fresh[0]) : undefined;
+  const made = outcome.ok || outcome.killed ? (fresh.find((c) => c.device === outcome.device) ?? fresh[0]) : undefined;
   return made ? { kind: "created", controller: made } : { kind: "lost", controller: present[0] };
 }

@@ -21,8 +21,7 @@ describe("npm run bench (smoke, tiny sizes)", function () {
     assert.match(r.stdout, /^P1 create with 8 paths/m);
     const figures = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
     for (const key of [
-      "p1_parallel_ratio",
-      "p1_sequential_ratio",
+      "p1_serial_ratio",
       "p2_rest_calls_per_create",
       "p2_logins_for_50",
       "p3_provider_bytes",

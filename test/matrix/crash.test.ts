@@ -111,9 +111,11 @@ describe("matrix: SIGKILL of the provider process mid-create (real provider host
   it("between connect and ledger commit: the controllers become orphans we made; the next up adopts them and destroy removes them", async () => {
     await w.stack.up({ b: { ...args, sdts: ["sdt-2"] } });
     const b = [...w.stack.resources.values()][0].id;
-    // One connect is slow: kill once the fast one is in sysfs; the slow one is finished by "the kernel" after.
+    // The second connect is slow: kill once the first one is in sysfs and the slow one is in the kernel
+    // (connects go one at a time); the slow one is finished by "the kernel" after.
     w.sim.setPathKnobs("198.51.100.11", { latencyMs: 2_000 });
-    await killDuring("a", () => ours(w.sim).includes("192.0.2.11:4420 live") && pendings().length === 2, "the first new controller");
+    const slowStarted = () => w.sim.calls().some((c) => c[0] === "connect" && c.includes("198.51.100.11"));
+    await killDuring("a", () => ours(w.sim).includes("192.0.2.11:4420 live") && pendings().length === 2 && slowStarted(), "the first new controller and the slow connect");
     await until("the slow connect to finish", () => ours(w.sim).length === 3);
     const ghost = pendings()[0].pending!;
     w.sim.setPathKnobs("198.51.100.11", undefined);

@@ -306,12 +306,12 @@ describe("planner rules", () => {
 
   it("settles a connect: a new name is ours, an old one or a failed connect's is someone else's", () => {
     const before = ["nvme0", "nvme1"];
-    assert.deepEqual(settleConnect(p, before, [], { ok: true, timedOut: false }), { kind: "failed" });
+    assert.deepEqual(settleConnect(p, before, [], { ok: true, killed: false }), { kind: "failed" });
     const fresh = ctrl("nvme2", p, "live");
-    assert.equal(settleConnect(p, before, [fresh], { ok: true, timedOut: false, device: "nvme2" }).kind, "created");
-    assert.equal(settleConnect(p, before, [fresh], { ok: false, timedOut: true }).kind, "created", "the kernel finished what nvme-cli gave up on");
-    assert.equal(settleConnect(p, before, [fresh], { ok: false, timedOut: false }).kind, "lost", "a failed connect made nothing");
-    assert.equal(settleConnect(p, before, [ctrl("nvme1", p, "live")], { ok: true, timedOut: false }).kind, "lost", "a name that was there before is not the one we made");
+    assert.equal(settleConnect(p, before, [fresh], { ok: true, killed: false, device: "nvme2" }).kind, "created");
+    assert.equal(settleConnect(p, before, [fresh], { ok: false, killed: true }).kind, "created", "the kernel finished what nvme-cli gave up on");
+    assert.equal(settleConnect(p, before, [fresh], { ok: false, killed: false }).kind, "lost", "a failed connect made nothing");
+    assert.equal(settleConnect(p, before, [ctrl("nvme1", p, "live")], { ok: true, killed: false }).kind, "lost", "a name that was there before is not the one we made");
   });
 
   it("treats a deleting controller as absent (the kernel does too) and a connecting one as present", () => {

@@ -57,7 +57,7 @@ const ADVICE: Record<NvmeFailureClass, string> = {
   "invalid-argument": "check the address, port, host NQN/host ID pair (the kernel keeps one host ID per host NQN and one host NQN per host ID; dmesg then says \"found same hostid … but different hostnqn\") and host interface",
   "no-nvme-fabrics-module": "load the modules: `modprobe nvme-tcp` (it pulls nvme-fabrics and nvme-core)",
   "no-nvme-cli": "install nvme-cli (Debian/Ubuntu: `apt-get install nvme-cli`; RHEL: `dnf install nvme-cli`) or set the nvmeCli path",
-  timeout: "the target did not answer in time; check the network path, then retry",
+  timeout: "the target did not answer in time; check that the SDT address is up and that nothing on the way drops its port (nvmePort), then retry",
   other: "see nvme-cli's stderr above and dmesg",
 };
 

@@ -17,7 +17,7 @@ export type NvmeFailureClass =
   | "no-nvme-fabrics-module"
   /** The nvme executable does not exist. */
   | "no-nvme-cli"
-  /** ETIMEDOUT from the kernel, or the command ran past our timeout. */
+  /** ETIMEDOUT from the kernel (an SDT that drops SYNs), or the command ran past our timeout (see `killed`). */
   | "timeout"
   | "other";
 
@@ -30,6 +30,11 @@ export interface NvmeFailureClassification {
   readonly stderr: string;
   /** One sentence on what the evidence means. */
   readonly reason: string;
+  /**
+   * nvme-cli was killed (our timeout, a signal) before it could report the kernel's answer: a connect may
+   * still complete in the kernel. False when the kernel answered, ETIMEDOUT included: nothing comes later.
+   */
+  readonly killed: boolean;
 }
 
 export interface ClassifyInput {
@@ -88,7 +93,8 @@ const RULES: readonly Rule[] = [
     cls: "timeout",
     text: /Connection timed out/,
     v1Codes: [110],
-    reason: "the TCP connection timed out (host silent or filtered)",
+    // nvme-tcp sends one SYN retry (TCP_SYNCNT 1): about 3 s, during which the kernel's fabrics mutex is held.
+    reason: "the SDT did not answer the TCP connect (SYNs dropped or filtered, or the address is down); the kernel gave up after one SYN retry, about 3 s, and the host's other NVMe connects waited meanwhile",
   },
   {
     cls: "unreachable",
@@ -130,7 +136,7 @@ const RULES: readonly Rule[] = [
  * errno, sometimes no text at all) and 2.x (exit code 1, text). The raw stderr is kept.
  */
 export function classifyNvmeFailure(input: ClassifyInput): NvmeFailureClassification {
-  const base = { exitCode: input.exitCode, stderr: input.stderr };
+  const base = { exitCode: input.exitCode, stderr: input.stderr, killed: !input.notFound && (input.timedOut === true || input.exitCode < 0) };
   if (input.notFound) return { ...base, class: "no-nvme-cli", reason: "the nvme executable (nvme-cli) was not found" };
   if (input.timedOut) return { ...base, class: "timeout", reason: "nvme-cli did not finish in time and was killed" };
   if (input.exitCode === 127 && /not found|No such file/.test(input.stderr)) {

@@ -24,8 +24,16 @@ export type SimFailure =
 export interface PathKnobs {
   /** Make `nvme connect` fail like this version fails for that errno (exact stderr and exit code). */
   readonly fail?: SimFailure;
-  /** Time `nvme connect` takes (ms), spent outside the allocation lock so parallel connects overlap. */
+  /**
+   * Time the kernel takes to answer `nvme connect` (ms). Spent holding the host's one fabrics mutex, as
+   * the kernel does (`nvmf_dev_mutex`): parallel connects on one host take their turns.
+   */
   readonly latencyMs?: number;
+  /**
+   * The SDT drops SYNs: the connect holds the fabrics mutex for {@link SimKnobs.synTimeoutMs}, then fails
+   * with ETIMEDOUT, as nvme-tcp does after its one SYN retry.
+   */
+  readonly dropSyn?: boolean;
   /** Connect succeeds but the controller stays `connecting` (no `src_addr`), as with a target gone quiet. */
   readonly stuckConnecting?: boolean;
   /**
@@ -79,11 +87,19 @@ export interface SimKnobs {
   readonly kernel?: "5.4";
   /** Source address the simulated kernel shows in `src_addr=` (default 192.0.2.1 / fd00::1). */
   readonly srcAddr?: string;
+  /** How long a connect to a `dropSyn` path takes to fail (ms). Default {@link SYN_TIMEOUT_MS}. */
+  readonly synTimeoutMs?: number;
   /** Subcommands (`version`, `list-subsys`, …) that hang. */
   readonly hangCommands?: readonly string[];
   /** How long a hang lasts (ms). Default one hour. */
   readonly hangMs?: number;
 }
+
+/**
+ * nvme-tcp's connect to an address that drops SYNs: a SYN, one retry after 1 s (TCP_SYNCNT 1), ETIMEDOUT
+ * 2 s later. Debian 12's kernel under QEMU took 3.35 s (test/kernel/syn-drop.test.ts).
+ */
+export const SYN_TIMEOUT_MS = 3_000;
 
 export function knobsPath(root: string): string {
   return path.join(root, "knobs.json");

@@ -9,7 +9,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { connectOptionEntries } from "../../host/nvme/connect-table";
-import { pathKnobs, readKnobs, type SimDiscoveryRecord, type SimKnobs, type SimVersion } from "./knobs";
+import { pathKnobs, readKnobs, SYN_TIMEOUT_MS, type PathKnobs, type SimDiscoveryRecord, type SimKnobs, type SimVersion } from "./knobs";
 import {
   alreadyConnectedPrecheck,
   connectOk,
@@ -24,7 +24,7 @@ import {
   type Output,
 } from "./texts";
 import { deleteAsKernel } from "./kernel";
-import { withSimLock } from "./lock";
+import { withFabricsMutex, withSimLock } from "./lock";
 import { DELETING_STATES, SimTree, type SimController } from "./tree";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -75,6 +75,18 @@ function parseArgs(cmd: string, args: readonly string[], spec: Record<string, [s
   return out;
 }
 
+/** The path a connect asks for, as the kernel and libnvme compare it. */
+interface WantedPath {
+  readonly transport: string;
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly subsysnqn: string;
+  readonly hostnqn: string;
+  readonly hostid: string;
+  readonly hostTraddr?: string;
+  readonly hostIface?: string;
+}
+
 const isOutput = (x: unknown): x is Output => typeof x === "object" && x !== null && "code" in x && "stderr" in x;
 
 class Sim {
@@ -109,13 +121,25 @@ class Sim {
     if (knobs.hang) await sleep(this.knobs.hangMs ?? 3_600_000);
     const hostnqn = o.hostnqn || this.hostFile("hostnqn") || "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000ff";
     const hostid = (o.hostid || this.hostFile("hostid") || "00000000-0000-4000-8000-0000000000ff").toLowerCase();
-    const want = { transport: o.transport, traddr: o.traddr, trsvcid, subsysnqn: o.nqn, hostnqn, hostid, hostTraddr: o.host_traddr, hostIface: o.host_iface };
+    const want: WantedPath = { transport: o.transport, traddr: o.traddr, trsvcid, subsysnqn: o.nqn, hostnqn, hostid, hostTraddr: o.host_traddr, hostIface: o.host_iface };
     // 2.x looks in sysfs first (any state; host NQN only since 2.6, so 2.3 ignores it); 2.9+ let -D skip it.
     if (this.v !== "1.16" && !(this.v === "2.11" && o.duplicate)) {
       const hit = this.tree.controllers().some((c) => samePathUserspace(c, want, this.v !== "2.3"));
       if (hit) return alreadyConnectedPrecheck();
     }
-    if (knobs.latencyMs) await sleep(knobs.latencyMs); // outside the lock: parallel connects overlap
+    // From here the kernel has the write to /dev/nvme-fabrics: it answers one connect at a time per host.
+    return withFabricsMutex(this.root, () => this.connectInKernel(o, knobs, want));
+  }
+
+  /** The kernel's side of a connect (nvmf_create_ctrl), under the fabrics mutex. */
+  private async connectInKernel(o: Record<string, string>, knobs: PathKnobs, want: WantedPath): Promise<Output> {
+    const { traddr, trsvcid, hostnqn, hostid } = want;
+    if (knobs.latencyMs) await sleep(knobs.latencyMs);
+    if (knobs.dropSyn) {
+      // nvme-tcp sets TCP_SYNCNT 1: a SYN, one retry, and ETIMEDOUT (test/kernel/syn-drop.test.ts).
+      await sleep(this.knobs.synTimeoutMs ?? SYN_TIMEOUT_MS);
+      return kernelConnectFailure(this.v, "ETIMEDOUT");
+    }
     if (knobs.fail) return injectedFailure(this.v, knobs.fail);
     const oldKernel = this.knobs.kernel === "5.4";
     const result = await this.withLock((): { device: string } | { errno: string } => {
@@ -137,7 +161,7 @@ class Sim {
       const device = this.tree.createController(
         {
           transport: o.transport,
-          traddr: o.traddr,
+          traddr,
           trsvcid,
           hostTraddr: o.host_traddr,
           hostIface: o.host_iface,
@@ -145,7 +169,7 @@ class Sim {
           hostnqn,
           hostid,
           state: knobs.stuckConnecting ? "connecting" : "live",
-          srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (o.traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
+          srcAddr: o.host_traddr ?? this.knobs.srcAddr ?? (traddr.includes(":") ? "fd00::1" : "192.0.2.1"),
           kernelOptions: o,
           hostAttributes: !oldKernel,
         },

@@ -22,6 +22,7 @@ load null_blk nr_devices=0
 load loop
 load ext4
 load crc32c_generic
+load dummy                             # syn-drop.test.ts: an interface where SYNs vanish
 grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config ||
   fail "cannot mount configfs"
 

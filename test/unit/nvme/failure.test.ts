@@ -104,4 +104,14 @@ describe("classifyNvmeFailure against the exact reference bytes", () => {
     assert.equal(classifyNvmeFailure({ exitCode: 127, stderr: "sh: 1: nvme: not found\n" }).class, "no-nvme-cli");
     assert.equal(classifyNvmeFailure({ exitCode: -1, stderr: "", timedOut: true }).class, "timeout");
   });
+
+  it("killed only when nvme-cli did not live to tell the kernel's answer; the kernel's ETIMEDOUT is an answer", () => {
+    const killed = (input: Parameters<typeof classifyNvmeFailure>[0]) => classifyNvmeFailure(input).killed;
+    assert.equal(killed({ exitCode: -1, stderr: "", timedOut: true }), true);
+    assert.equal(killed({ exitCode: -1, stderr: "" }), true, "a signal");
+    const etimedout = { version: "2.3", exitCode: 1, stderr: "Failed to write to /dev/nvme-fabrics: Connection timed out\n" };
+    assert.deepEqual([classifyNvmeFailure(etimedout).class, killed(etimedout)], ["timeout", false]);
+    assert.equal(killed({ version: "1.16", exitCode: 110, stderr: "" }), false);
+    assert.equal(killed({ exitCode: -1, stderr: "", notFound: true }), false);
+  });
 });
