@@ -46,10 +46,16 @@ export function controllersOf(observed: readonly FabricsController[], id: PathId
  * controller ID. Undefined when that object is gone, whatever else now has the name or the identity.
  */
 export function recordedController(observed: readonly FabricsController[], rec: LedgerRecord): FabricsController | undefined {
-  if (rec.device === undefined) return undefined;
-  return controllersOf(observed, rec.identity).find(
-    (c) => c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode),
-  );
+  return controllersOf(observed, rec.identity).find((c) => isRecordedObject(c, rec));
+}
+
+/**
+ * Whether `c` (a controller of the record's path) is the kernel object `rec` names: its name, controller ID
+ * and inode, as far as the record has them. Name and controller ID alone are not enough: the kernel hands
+ * out the lowest free of each, so the same path made again by someone else often gets both.
+ */
+export function isRecordedObject(c: FabricsController, rec: LedgerRecord): boolean {
+  return rec.device !== undefined && c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode);
 }
 
 /** "nvme2, nvme5": the look-alikes of a path (same identity, not our object), for messages. */
