@@ -191,6 +191,22 @@ export async function keepsOthers(body: () => Promise<readonly string[] | void> 
   assertSurvived(before, removed);
 }
 
+/**
+ * Connects `s` until the kernel hands the new controller the name `device`, which it reuses (lowest free)
+ * only once the old controller's last reference is dropped, a moment after it left sysfs. A connect that got
+ * another name is disconnected again. Throws when the name is not reused within `timeoutMs`.
+ */
+export async function connectTakingName(device: string, s: ConnectSpec, timeoutMs = 30_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const got = connectOk(s);
+    if (got === device) return got;
+    await disconnectOk(got);
+    if (Date.now() > until) throw new Error(`the kernel did not hand out the freed name ${device} within ${timeoutMs} ms (got ${got})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Polls `probe` until it returns a non-undefined value. */
 export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -19,7 +19,7 @@ import { readControllers } from "../../provider/host/nvme/sysfs";
 import { startKernelArray, SUBSYS_NQN, type KernelArray } from "./array";
 import { resetKernel } from "./hooks";
 import {
-  attr, connectOk, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, runOk, statusCli, statusJson,
+  attr, connectOk, connectTakingName, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, runOk, statusCli, statusJson,
   statusRow, waitFor, type HostIdentity, type KernelController,
 } from "./host";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, removePort, SDT1, SDT2, SDT3 } from "./targets";
@@ -75,8 +75,7 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
         linkSubsystem(2, SUBSYS_NQN);
       }
       // Another tool connects (its own host NQN, a path we never had): the kernel hands out the lowest free name.
-      const taken = connectOk({ traddr: SDT2, trsvcid: OTHER_TOOL_PORT, nqn: SUBSYS_NQN, host: OTHER_HOST });
-      assert.equal(taken, gone.device, "the kernel gave the freed name to the next controller");
+      const taken = await connectTakingName(gone.device, { traddr: SDT2, trsvcid: OTHER_TOOL_PORT, nqn: SUBSYS_NQN, host: OTHER_HOST });
       const foreign = controller(taken)!;
 
       // status: the name is the other tool's, nobody holds it; our record has no controller.
@@ -108,14 +107,14 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
       const kept = ourPath(SDT2)!;
       const was = { cntlid: attr(ours.device, "cntlid"), inode: String(fs.statSync(`/sys/class/nvme/${ours.device}/delete_controller`).ino) };
       await disconnectOk(ours.device); // behind our back (someone's `nvme disconnect -d`; ctrl-loss-tmo does the same)
-      // Exactly our path again: the machine's host NQN and ID (/etc/nvme), as nvme-cli autoconnect would.
-      const again = connectOk({ traddr: SDT3, trsvcid: NVME_TCP_PORT, nqn: SUBSYS_NQN, host: me });
+      // Exactly our path again: the machine's host NQN and ID (/etc/nvme), as nvme-cli autoconnect would; it
+      // gets our name, and (nvmet's lowest free) usually our controller ID: only the kernel object differs.
+      const again = await connectTakingName(ours.device, { traddr: SDT3, trsvcid: NVME_TCP_PORT, nqn: SUBSYS_NQN, host: me });
       const now = { cntlid: attr(again, "cntlid"), inode: String(fs.statSync(`/sys/class/nvme/${again}/delete_controller`).ino) };
-      // Typically the same name and the same controller ID (both lowest free): only the kernel object differs.
-      assert.notDeepEqual([again, now.cntlid, now.inode], [ours.device, was.cntlid, was.inode]);
+      assert.notEqual(now.inode, was.inode, "kernfs gave the new controller the old inode");
 
       const shown = statusJson(array.stateDir);
-      assert.deepEqual([shown.get(again)?.owners, shown.get(again)?.createdBy], [[], null], `status took ${again} for ours`);
+      assert.deepEqual([shown.get(again)?.owners, shown.get(again)?.createdBy], [[], null], `status took ${again} (cntlid ${now.cntlid}; ours had ${was.cntlid}) for ours`);
       assert.match(statusRow(statusCli(array.stateDir).stdout, again), /foreign \(never touched\)$/);
 
       const from = array.world.host.stdout.length;
@@ -255,8 +254,7 @@ describe("kernel: issue 14 — address text and stale intents (host engine)", fu
       await assert.rejects(cutShort(() => new Date()).attach("A", [p]), AttachError);
       assert.ok(Date.parse(ledgerOf(p)!.pending!.expires) > Date.now() + 30_000, "the intent is still in force");
       await disconnectOk(before);
-      const admin = connectOk({ traddr: SDT2, trsvcid: NVME_TCP_PORT, nqn: V4_NQN, host: me });
-      assert.equal(admin, before, "the kernel gave the freed name to the admin's controller");
+      const admin = await connectTakingName(before, { traddr: SDT2, trsvcid: NVME_TCP_PORT, nqn: V4_NQN, host: me });
 
       const [adopted] = (await engine.attach("B", [p])).paths;
       assert.deepEqual([adopted.device, adopted.origin], [admin, "adopted"]);
