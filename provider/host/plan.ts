@@ -241,6 +241,9 @@ export function settleConnect(
   if (present.length === 0) return { kind: "failed" };
   const before = new Set(instances);
   const fresh = present.filter((c) => !before.has(c.device));
-  const made = outcome.ok || outcome.timedOut ? (fresh.find((c) => c.device === outcome.device) ?? fresh[0]) : undefined;
+  // The name nvme-cli read back from the kernel for our connect is ours even when it was taken when the intent
+  // was written (that controller went and the kernel reused its name); otherwise only a new name can be.
+  const reported = outcome.ok ? present.find((c) => c.device === outcome.device) : undefined;
+  const made = reported ?? (outcome.ok || outcome.timedOut ? fresh[0] : undefined);
   return made ? { kind: "created", controller: made } : { kind: "lost", controller: present[0] };
 }
