@@ -192,6 +192,22 @@ export async function keepsOthers(body: () => Promise<readonly string[] | void> 
 }
 
 /**
+ * The controller name the kernel keeps for subsystem `nqn` while the subsystem lives (`nvme-subsys<N>` holds
+ * instance N, its first controller's): that name is not handed out again even after its controller went.
+ */
+export function subsystemInstance(nqn: string): string | undefined {
+  const dir = "/sys/class/nvme-subsystem";
+  const found = fs.readdirSync(dir).find((s) => {
+    try {
+      return fs.readFileSync(path.join(dir, s, "subsysnqn"), "utf8").trim() === nqn;
+    } catch {
+      return false;
+    }
+  });
+  return found?.replace(/^nvme-subsys/, "nvme");
+}
+
+/**
  * Connects `s` until the kernel hands the new controller the name `device`, which it reuses (lowest free)
  * only once the old controller's last reference is dropped, a moment after it left sysfs. A connect that got
  * another name is disconnected again. Throws when the name is not reused within `timeoutMs`.

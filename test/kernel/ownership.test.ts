@@ -20,7 +20,7 @@ import { startKernelArray, SUBSYS_NQN, type KernelArray } from "./array";
 import { resetKernel } from "./hooks";
 import {
   attr, connectOk, connectTakingName, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, runOk, statusCli, statusJson,
-  statusRow, waitFor, type HostIdentity, type KernelController,
+  statusRow, subsystemInstance, waitFor, type HostIdentity, type KernelController,
 } from "./host";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, removePort, SDT1, SDT2, SDT3 } from "./targets";
 
@@ -43,6 +43,16 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
   /** Our controller (the machine's host NQN) of the PowerFlex subsystem at `traddr`:4420, from sysfs. */
   const ourPath = (traddr: string): KernelController | undefined =>
     controllers().find((c) => c.subsysnqn === SUBSYS_NQN && c.traddr === traddr && c.trsvcid === String(NVME_TCP_PORT) && c.hostnqn === me.hostnqn);
+  /**
+   * Our two paths, the one to lose first: not the controller whose name is the subsystem's instance, as the
+   * kernel does not hand that name out again while the subsystem has another controller (ours, kept).
+   */
+  const losing = () => {
+    const [two, three] = [ourPath(SDT2)!, ourPath(SDT3)!];
+    return three.device !== subsystemInstance(SUBSYS_NQN)
+      ? { gone: three, kept: two, addr: SDT3, port: 2 }
+      : { gone: two, kept: three, addr: SDT2, port: 1 };
+  };
   const log = (from: number) => array.world.host.stdout.slice(from).join("");
   const owner = () => [...array.world.stack.resources.values()][0].id;
   const outPaths = () => ([...array.world.stack.resources.values()][0].outputs.paths as { traddr: string }[]).map((p) => p.traddr).sort();
@@ -63,16 +73,15 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
     keepsOthers(async () => {
       const stack = array.world.stack;
       assert.deepEqual(await stack.up({ one: args }), [{ name: "one", op: "create" }]);
-      const gone = ourPath(SDT3)!;
-      const kept = ourPath(SDT2)!;
+      const { gone, kept, addr, port } = losing();
       assert.equal(attr(gone.device, "ctrl_loss_tmo"), "2", "the connect option reached the kernel");
       const cntlid = attr(gone.device, "cntlid");
       try {
-        removePort(2); // SDT3's nvmet port: the target goes, the kernel retries, then deletes our controller
+        removePort(port); // the SDT's nvmet port: the target goes, the kernel retries, then deletes our controller
         await waitFor(`${gone.device} to be deleted at ctrl-loss-tmo`, () => (controller(gone.device) ? undefined : true), 90_000);
       } finally {
-        addPort(2, SDT3, NVME_TCP_PORT);
-        linkSubsystem(2, SUBSYS_NQN);
+        addPort(port, addr, NVME_TCP_PORT);
+        linkSubsystem(port, SUBSYS_NQN);
       }
       // Another tool connects (its own host NQN, a path we never had): the kernel hands out the lowest free name.
       const taken = await connectTakingName(gone.device, { traddr: SDT2, trsvcid: OTHER_TOOL_PORT, nqn: SUBSYS_NQN, host: OTHER_HOST });
@@ -85,12 +94,12 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
       const table = statusCli(array.stateDir).stdout;
       assert.match(statusRow(table, taken), /foreign \(never touched\)$/);
       assert.match(table, re(`In the ledger but no controller on the host`));
-      assert.match(table, re(`  ${SDT3}:4420 (${SUBSYS_NQN}) as ${me.hostnqn}: held by ${owner()}`));
+      assert.match(table, re(`  ${addr}:4420 (${SUBSYS_NQN}) as ${me.hostnqn}: held by ${owner()}`));
 
       // destroy with the stale state (no refresh): ours is gone, so it is forgotten with a warning; the name's new holder stays.
       const from = array.world.host.stdout.length;
       assert.deepEqual(await stack.destroy(), [{ name: "one", op: "delete" }]);
-      assert.match(log(from), re(`warning: ${SDT3}:4420 (${SUBSYS_NQN}) as ${me.hostnqn}: our controller ${gone.device} (cntlid ${cntlid}) is gone; forgotten`));
+      assert.match(log(from), re(`warning: ${addr}:4420 (${SUBSYS_NQN}) as ${me.hostnqn}: our controller ${gone.device} (cntlid ${cntlid}) is gone; forgotten`));
       assert.equal(controller(kept.device), undefined, "our other path was not disconnected");
       assert.equal(controllerKey(controller(taken)!), controllerKey(foreign));
       assert.equal(controller(taken)?.state, "live", "the other tool's controller was cut");
@@ -103,13 +112,12 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
     keepsOthers(async () => {
       const stack = array.world.stack;
       assert.deepEqual(await stack.up({ two: args }), [{ name: "two", op: "create" }]);
-      const ours = ourPath(SDT3)!;
-      const kept = ourPath(SDT2)!;
+      const { gone: ours, kept, addr } = losing();
       const was = { cntlid: attr(ours.device, "cntlid"), inode: String(fs.statSync(`/sys/class/nvme/${ours.device}/delete_controller`).ino) };
       await disconnectOk(ours.device); // behind our back (someone's `nvme disconnect -d`; ctrl-loss-tmo does the same)
       // Exactly our path again: the machine's host NQN and ID (/etc/nvme), as nvme-cli autoconnect would; it
       // gets our name, and (nvmet's lowest free) usually our controller ID: only the kernel object differs.
-      const again = await connectTakingName(ours.device, { traddr: SDT3, trsvcid: NVME_TCP_PORT, nqn: SUBSYS_NQN, host: me });
+      const again = await connectTakingName(ours.device, { traddr: addr, trsvcid: NVME_TCP_PORT, nqn: SUBSYS_NQN, host: me });
       const now = { cntlid: attr(again, "cntlid"), inode: String(fs.statSync(`/sys/class/nvme/${again}/delete_controller`).ino) };
       assert.notEqual(now.inode, was.inode, "kernfs gave the new controller the old inode");
 
@@ -121,9 +129,9 @@ describe("kernel: issue 14 — our controller gone, its name or path taken by so
       assert.deepEqual(await stack.refresh(), [{ name: "two", op: "refresh" }]);
       assert.match(
         log(from),
-        re(`${SDT3}:4420 (${SUBSYS_NQN}) as ${me.hostnqn} is gone from this host: our controller is gone, and ${again} has the same path but was made by someone else (not ours; never cut by us)`),
+        re(`${addr}:4420 (${SUBSYS_NQN}) as ${me.hostnqn} is gone from this host: our controller is gone, and ${again} has the same path but was made by someone else (not ours; never cut by us)`),
       );
-      assert.deepEqual(outPaths(), [SDT2], "the state still lists the path someone else re-created");
+      assert.deepEqual(outPaths(), [kept.traddr], "the state still lists the path someone else re-created");
       assert.equal(statusJson(array.stateDir).get(again)?.createdBy, null);
 
       assert.deepEqual(await stack.destroy(), [{ name: "two", op: "delete" }]);
