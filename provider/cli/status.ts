@@ -149,7 +149,7 @@ async function show(host: HostAccess, settings: HostSettings, json: boolean, fai
         return emptyLedger();
       }),
     ]);
-    status = hostStatus(observed, ledger);
+    status = hostStatus(observed, ledger, new Date());
   } catch (err) {
     return fail((err as Error).message, 1);
   }

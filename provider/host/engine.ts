@@ -7,7 +7,7 @@ import type { FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { readHostAttributes, OldKernelError } from "./nvme/kernel-support";
 import { deleteControllerObject } from "./nvme/delete";
-import { readControllers } from "./nvme/sysfs";
+import { controllerNames, readControllers } from "./nvme/sysfs";
 import { controllersOf, guardInUse, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
@@ -195,7 +195,8 @@ export class NvmeEngine {
       const actions = planAttach({ desired: unique, observed, ledger: tx.ledger, owner });
       const now = this.now();
       const connects = actions.filter((a) => a.kind === "connect");
-      const instances = observed.map((c) => c.device);
+      // Every name on the host, not only our subsystem's: a name any controller has now is never the one we make.
+      const instances = connects.length > 0 ? [...new Set([...observed.map((c) => c.device), ...(await controllerNames(this.deps.host, this.deps.settings))])] : [];
       const expires = new Date(now.getTime() + (options.connect?.timeoutMs ?? CONNECT_TIMEOUT_MS) + INTENT_MARGIN_MS);
       for (const a of connects) markPending(tx.ledger, a.identity, owner, now, expires, instances);
       if (connects.length > 0) await tx.save(); // intent before `nvme connect`

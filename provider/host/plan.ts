@@ -46,10 +46,16 @@ export function controllersOf(observed: readonly FabricsController[], id: PathId
  * controller ID. Undefined when that object is gone, whatever else now has the name or the identity.
  */
 export function recordedController(observed: readonly FabricsController[], rec: LedgerRecord): FabricsController | undefined {
-  if (rec.device === undefined) return undefined;
-  return controllersOf(observed, rec.identity).find(
-    (c) => c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode),
-  );
+  return controllersOf(observed, rec.identity).find((c) => isRecordedObject(c, rec));
+}
+
+/**
+ * Whether `c` (a controller of the record's path) is the kernel object `rec` names: its name, controller ID
+ * and inode, as far as the record has them. Name and controller ID alone are not enough: the kernel hands
+ * out the lowest free of each, so the same path made again by someone else often gets both.
+ */
+export function isRecordedObject(c: FabricsController, rec: LedgerRecord): boolean {
+  return rec.device !== undefined && c.device === rec.device && (rec.cntlid === undefined || c.cntlid === rec.cntlid) && (rec.inode === undefined || c.inode === rec.inode);
 }
 
 /** "nvme2, nvme5": the look-alikes of a path (same identity, not our object), for messages. */
@@ -235,6 +241,9 @@ export function settleConnect(
   if (present.length === 0) return { kind: "failed" };
   const before = new Set(instances);
   const fresh = present.filter((c) => !before.has(c.device));
-  const made = outcome.ok || outcome.killed ? (fresh.find((c) => c.device === outcome.device) ?? fresh[0]) : undefined;
+  // The name nvme-cli read back from the kernel for our connect is ours even when it was taken when the intent
+  // was written (that controller went and the kernel reused its name); otherwise only a new name can be.
+  const reported = outcome.ok ? present.find((c) => c.device === outcome.device) : undefined;
+  const made = reported ?? (outcome.ok || outcome.killed ? fresh[0] : undefined);
   return made ? { kind: "created", controller: made } : { kind: "lost", controller: present[0] };
 }

@@ -2,6 +2,7 @@ import type { FabricsController } from "./nvme/controller";
 import { identityKey, isPath, type PathIdentity } from "./nvme/identity";
 import type { Ledger } from "./ledger/records";
 import { hostAttributesOf, type HostAttributes } from "./nvme/kernel-support";
+import { intentClaim, isRecordedObject } from "./plan";
 
 /**
  * What `powerflex-nvme status` reports: every fabrics controller on the host joined with its ledger
@@ -48,15 +49,18 @@ export interface HostStatus {
   readonly volumes: readonly VolumeHoldStatus[];
 }
 
-/** Join controllers and ledger. A controller is ours only when it is the object a record names (identity, name, controller ID). */
-export function hostStatus(observed: readonly FabricsController[], ledger: Ledger): HostStatus {
+/**
+ * Join controllers and ledger at `now`. A controller is ours only as the planner judges it: the object a
+ * record names, or the one its intent may claim (not expired, an instance that did not exist before it).
+ */
+export function hostStatus(observed: readonly FabricsController[], ledger: Ledger, now: Date): HostStatus {
   const matched = new Set<string>();
   const controllers = observed.map((c): ControllerStatus => {
     const key = c.identity ? identityKey(c.identity) : "";
     const found = ledger.paths[key];
-    // The key matches; isPath also compares the address text (as the kernel does). And a record names one kernel object: a look-alike (same path, another name or controller ID) is not it.
-    const isObject = found?.device === undefined || (found.device === c.device && (found.cntlid === undefined || found.cntlid === c.cntlid));
-    const rec = found && isPath(c, found.identity) && isObject ? found : undefined;
+    // The key matches; isPath also compares the address text (as the kernel does).
+    const claimed = found?.pending !== undefined && intentClaim(found.pending, [c], now) !== undefined;
+    const rec = found && isPath(c, found.identity) && (isRecordedObject(c, found) || claimed) ? found : undefined;
     const port = c.addressFields.trsvcid;
     const base = {
       device: c.device,
@@ -71,8 +75,8 @@ export function hostStatus(observed: readonly FabricsController[], ledger: Ledge
     matched.add(key);
     // An intent with no owner yet: the connect has not been recorded, so nobody holds it so far. Without an
     // intent, a record nobody holds is an orphan an interrupted attempt made (still ours to remove).
-    const createdBy = rec.owners.length === 0 && rec.pending ? null : rec.createdBy;
-    return { ...base, owners: [...rec.owners], createdBy, ...(rec.pending ? { connecting: rec.pending.owner } : {}) };
+    const createdBy = rec.owners.length === 0 && claimed ? null : rec.createdBy;
+    return { ...base, owners: [...rec.owners], createdBy, ...(claimed ? { connecting: rec.pending!.owner } : {}) };
   });
   const stale = Object.entries(ledger.paths)
     .filter(([key, rec]) => !matched.has(key) && rec.owners.length > 0)

@@ -28,7 +28,7 @@ function disconnected(sim: SimHost): string[] {
 }
 
 async function status(sim: SimHost) {
-  const s = hostStatus(await readControllers(host, sim.settings), await new LedgerStore(host, sim.settings).read());
+  const s = hostStatus(await readControllers(host, sim.settings), await new LedgerStore(host, sim.settings).read(), new Date());
   return s.controllers.map((c) => [c.device, c.traddr, c.owners, c.createdBy]);
 }
 

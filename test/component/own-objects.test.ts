@@ -135,4 +135,27 @@ describe("issue 14: only the kernel object we made is ever deleted", function ()
     assert.deepEqual(r.disconnected, [], "B's release cut the admin's controller");
     assert.deepEqual(shown(sim, "10.0.0.1"), admins);
   });
+
+  it("an intent in force claims no controller whose name existed when it was written, of any subsystem: an admin's connect that reuses it is left alone", async () => {
+    const clock = new Date("2026-12-01T10:00:00Z");
+    const engine = engineOn(sim, local, () => clock);
+    // Another array's controller is there when the intent is written (the engine scans only our subsystem).
+    const other = sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: PURE });
+    sim.updateKnobs((k) => ({ ...k, hangMs: 5_000 }));
+    sim.setPathKnobs("10.0.0.1", { hang: true });
+    await assert.rejects(engine.attach("A", [SDT1], { connect: { timeoutMs: 300 } }), /did not finish in time/);
+    sim.setPathKnobs("10.0.0.1", undefined);
+
+    // Still within the intent's time: the other array's controller goes, an admin connects our path and gets its name.
+    await runSim(sim.dir, ["disconnect", "-d", other]);
+    await runSim(sim.dir, ["connect", "-t", "tcp", "-a", "10.0.0.1", "-s", "4420", "-n", NQN]);
+    const admins = shown(sim, "10.0.0.1");
+    assert.deepEqual(admins.map((a) => a.split(" ")[0]), [other], "the simulated kernel gave the freed name to the admin's controller");
+
+    const b = await engine.attach("B", [SDT1]);
+    assert.deepEqual(b.paths.map((p) => p.origin), ["adopted"]);
+    const r = await engine.release("B", [SDT1]);
+    assert.deepEqual(r.disconnected, [], "the intent claimed the admin's controller, and B's release cut it");
+    assert.deepEqual(shown(sim, "10.0.0.1"), admins);
+  });
 });

@@ -14,10 +14,9 @@ import { LocalHost } from "../../provider/host/access/local";
 import { deleteControllerObject } from "../../provider/host/nvme/delete";
 import type { PathIdentity } from "../../provider/host/nvme/identity";
 import { readControllers } from "../../provider/host/nvme/sysfs";
-import { repoRoot } from "../support/paths";
 import { resetKernel } from "./hooks";
 import {
-  connectOk, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, run, runOk, snapshot, waitForNamespace,
+  connectOk, controller, controllerKey, controllers, disconnectOk, keepsOthers, machineHostIdentity, NVME, runOk, snapshot, statusCli, waitForNamespace,
   type HostIdentity, type KernelController,
 } from "./host";
 import { addNamespace, addPort, createSubsystem, linkSubsystem, NVME_TCP_PORT, SDT1, SDT2, SDT3 } from "./targets";
@@ -140,7 +139,7 @@ describe("host engine on the real kernel (nvme-cli 2.3, nvmet-tcp)", () => {
   it("2b. `powerflex-nvme status` (the real bin, --json and table) shows A's created and adopted paths and the foreign ones as sysfs has them", () =>
     keepsOthers(() => {
       assert.ok(created, "needs step 2");
-      const status = (...args: string[]) => run([process.execPath, path.join(repoRoot(), "bin", "powerflex-nvme.js"), "status", "--state-dir", settings.stateDir, ...args]);
+      const status = (...args: string[]) => statusCli(settings.stateDir, ...args);
       const r = status("--json");
       assert.equal(r.rc, 0, r.stderr);
       const lines = r.stdout.trimEnd().split("\n");

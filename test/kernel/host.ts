@@ -9,6 +9,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { repoRoot } from "../support/paths";
 
 export const NVME = "/usr/sbin/nvme";
 export const FABRICS_CTL = "/sys/class/nvme-fabrics/ctl";
@@ -80,6 +81,27 @@ export function connectOk(s: ConnectSpec): string {
   return device;
 }
 
+/** The real `powerflex-nvme status` (bin) on the ledger in `stateDir`; never throws on its exit code. */
+export function statusCli(stateDir: string, ...args: string[]): RunResult {
+  return run([process.execPath, path.join(repoRoot(), "bin", "powerflex-nvme.js"), "status", "--state-dir", stateDir, ...args]);
+}
+
+/** `powerflex-nvme status --json`'s controllers, by device. */
+export function statusJson(stateDir: string): Map<string, { owners: string[]; createdBy: string | null; traddr: string | null }> {
+  const r = statusCli(stateDir, "--json");
+  if (r.rc !== 0) throw new Error(`powerflex-nvme status --json exited ${r.rc}: ${r.stderr}`);
+  const lines = r.stdout.trimEnd().split("\n");
+  const shown = (JSON.parse(lines[lines.length - 1]) as { controllers: { device: string; owners: string[]; createdBy: string | null; traddr: string | null }[] }).controllers;
+  return new Map(shown.map((c) => [c.device, c]));
+}
+
+/** The row of `device` in `powerflex-nvme status`'s table (its text after the device name). */
+export function statusRow(table: string, device: string): string {
+  const row = table.split("\n").find((l) => l.startsWith(`${device} `));
+  if (row === undefined) throw new Error(`no row for ${device} in:\n${table}`);
+  return row;
+}
+
 /** A fabrics controller as sysfs shows it. */
 export interface KernelController {
   readonly device: string;
@@ -94,7 +116,8 @@ export interface KernelController {
   readonly state: string;
 }
 
-function attr(device: string, name: string): string {
+/** One sysfs attribute of fabrics controller `device` (trimmed); "" when it (or the controller) is gone. */
+export function attr(device: string, name: string): string {
   try {
     return fs.readFileSync(path.join(FABRICS_CTL, device, name), "utf8").trim();
   } catch {
@@ -166,6 +189,38 @@ export async function keepsOthers(body: () => Promise<readonly string[] | void> 
   const before = snapshot();
   const removed = (await body()) ?? [];
   assertSurvived(before, removed);
+}
+
+/**
+ * The controller name the kernel keeps for subsystem `nqn` while the subsystem lives (`nvme-subsys<N>` holds
+ * instance N, its first controller's): that name is not handed out again even after its controller went.
+ */
+export function subsystemInstance(nqn: string): string | undefined {
+  const dir = "/sys/class/nvme-subsystem";
+  const found = fs.readdirSync(dir).find((s) => {
+    try {
+      return fs.readFileSync(path.join(dir, s, "subsysnqn"), "utf8").trim() === nqn;
+    } catch {
+      return false;
+    }
+  });
+  return found?.replace(/^nvme-subsys/, "nvme");
+}
+
+/**
+ * Connects `s` until the kernel hands the new controller the name `device`, which it reuses (lowest free)
+ * only once the old controller's last reference is dropped, a moment after it left sysfs. A connect that got
+ * another name is disconnected again. Throws when the name is not reused within `timeoutMs`.
+ */
+export async function connectTakingName(device: string, s: ConnectSpec, timeoutMs = 30_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const got = connectOk(s);
+    if (got === device) return got;
+    await disconnectOk(got);
+    if (Date.now() > until) throw new Error(`the kernel did not hand out the freed name ${device} within ${timeoutMs} ms (got ${got})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Polls `probe` until it returns a non-undefined value. */

@@ -312,6 +312,8 @@ describe("planner rules", () => {
     assert.equal(settleConnect(p, before, [fresh], { ok: false, killed: true }).kind, "created", "the kernel finished what nvme-cli gave up on");
     assert.equal(settleConnect(p, before, [fresh], { ok: false, killed: false }).kind, "lost", "a failed connect made nothing");
     assert.equal(settleConnect(p, before, [ctrl("nvme1", p, "live")], { ok: true, killed: false }).kind, "lost", "a name that was there before is not the one we made");
+    // Another subsystem's nvme1 went meanwhile and our connect got its name: nvme-cli read it from the kernel.
+    assert.equal(settleConnect(p, before, [ctrl("nvme1", p, "live")], { ok: true, killed: false, device: "nvme1" }).kind, "created", "the name our connect reported is ours");
   });
 
   it("treats a deleting controller as absent (the kernel does too) and a connecting one as present", () => {

@@ -26,7 +26,7 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
     addOwner(ledger, id("10.0.0.2"), "A", EXTERNAL, { device: "nvme2" });
     recordCreated(ledger, id("10.0.0.9"), "C", { device: "nvme9" });
     ledger.volumes["h/v"] = { createdBy: EXTERNAL, owners: ["A"] };
-    const s = hostStatus([ctrl("nvme0", undefined, undefined, "loop"), ctrl("nvme1", id("10.0.0.1")), ctrl("nvme2", id("10.0.0.2"))], ledger);
+    const s = hostStatus([ctrl("nvme0", undefined, undefined, "loop"), ctrl("nvme1", id("10.0.0.1")), ctrl("nvme2", id("10.0.0.2"))], ledger, new Date());
     assert.deepEqual(s.controllers.map((c) => [c.device, c.traddr, c.trsvcid, c.owners, c.createdBy]), [
       ["nvme0", null, null, [], null],
       ["nvme1", "10.0.0.1", 4420, ["A", "B"], "A"],
@@ -39,7 +39,7 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
   it("an orphan an interrupted attempt made is ours (createdBy set, no owners), not foreign", () => {
     const ledger = emptyLedger();
     ledger.paths[identityKey(id("10.0.0.3"))] = { identity: { ...id("10.0.0.3") }, createdBy: "A", owners: [], device: "nvme3" };
-    const s = hostStatus([ctrl("nvme3", id("10.0.0.3"))], ledger);
+    const s = hostStatus([ctrl("nvme3", id("10.0.0.3"))], ledger, new Date());
     assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], "A"]);
   });
 
@@ -47,7 +47,7 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
     const ledger = emptyLedger();
     recordCreated(ledger, id("fd00::3"), "A", { device: "nvme1" });
     // Same address, other text: the kernel compares strings, so this is not our controller.
-    const s = hostStatus([ctrl("nvme1", id("fd00:0::3"))], ledger);
+    const s = hostStatus([ctrl("nvme1", id("fd00:0::3"))], ledger, new Date());
     assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
     assert.equal(s.stale.length, 1);
   });
@@ -56,10 +56,40 @@ describe("hostStatus (what `powerflex-nvme status` reports)", () => {
     const ledger = emptyLedger();
     recordCreated(ledger, id("10.0.0.1"), "A", { device: "nvme1", cntlid: 7 });
     for (const lookAlike of [{ ...ctrl("nvme1", id("10.0.0.1")), cntlid: 8 }, { ...ctrl("nvme4", id("10.0.0.1")), cntlid: 7 }]) {
-      const s = hostStatus([lookAlike], ledger);
+      const s = hostStatus([lookAlike], ledger, new Date());
       assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
       assert.deepEqual(s.stale.map((r) => r.owners), [["A"]]);
     }
-    assert.deepEqual(hostStatus([{ ...ctrl("nvme1", id("10.0.0.1")), cntlid: 7 }], ledger).controllers[0].owners, ["A"]);
+    assert.deepEqual(hostStatus([{ ...ctrl("nvme1", id("10.0.0.1")), cntlid: 7 }], ledger, new Date()).controllers[0].owners, ["A"]);
+  });
+});
+
+describe("hostStatus: issue 14 on the real kernel (test/kernel/ownership.test.ts)", () => {
+  const NOW = new Date("2026-12-02T20:00:00Z");
+
+  it("the same path re-created under our name and controller ID (both lowest free) is another kernel object: foreign, our record stale", () => {
+    const ledger = emptyLedger();
+    recordCreated(ledger, id("10.0.0.1"), "A", { device: "nvme1", cntlid: 2, inode: "15087" });
+    const again = { ...ctrl("nvme1", id("10.0.0.1")), cntlid: 2, inode: "16211" };
+    const s = hostStatus([again], ledger, NOW);
+    assert.deepEqual([s.controllers[0].owners, s.controllers[0].createdBy], [[], null]);
+    assert.deepEqual(s.stale.map((r) => r.owners), [["A"]]);
+    assert.deepEqual(hostStatus([{ ...again, inode: "15087" }], ledger, NOW).controllers[0].owners, ["A"]);
+  });
+
+  it("an intent claims in status only what it may claim in the planner: not after it expired, not an instance that existed when it was written", () => {
+    const pending = (expires: Date, instances: string[]) => {
+      const ledger = emptyLedger();
+      ledger.paths[identityKey(id("10.0.0.1"))] = {
+        identity: { ...id("10.0.0.1") }, createdBy: "A", owners: [],
+        pending: { owner: "A", since: new Date(expires.getTime() - 90_000).toISOString(), expires: expires.toISOString(), instances },
+      };
+      return hostStatus([ctrl("nvme0", id("10.0.0.1"))], ledger, NOW).controllers[0];
+    };
+    const later = new Date(NOW.getTime() + 60_000);
+    assert.equal(pending(later, []).connecting, "A", "a connect in flight: its controller is being connected by A");
+    for (const stale of [pending(new Date(NOW.getTime() - 1), []), pending(later, ["nvme0"])]) {
+      assert.deepEqual([stale.owners, stale.createdBy, stale.connecting], [[], null, undefined]);
+    }
   });
 });

@@ -269,6 +269,15 @@ export async function readControllers(
   return all.filter((c): c is FabricsController => c !== undefined);
 }
 
+/**
+ * The name of every NVMe controller on the host now, whatever its subsystem or transport (PCIe and fabrics
+ * controllers share one numbering): the names an intent written now must never claim.
+ */
+export async function controllerNames(host: HostAccess, settings: HostSettings): Promise<string[]> {
+  const names = (await host.readDir(path.posix.join(settings.sysfsRoot, "class", "nvme"))) ?? [];
+  return names.filter((n) => CONTROLLER.test(n)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}
+
 /** One controller by name; undefined when none has it now. A name is a hint: check what it is ({@link isPath}). */
 export async function readController(
   host: HostAccess,

@@ -147,6 +147,8 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
   });
 
   it("lists volume holds, intents in flight and records whose controller is gone; a ledger without volumes reads", async () => {
+    // Written a moment ago, before any controller of ours existed, and not expired: it may claim the path's controller.
+    const intentInFlight = (owner: string) => ({ owner, since: new Date().toISOString(), expires: new Date(Date.now() + 90_000).toISOString(), instances: [] });
     const engine = NvmeEngine.on(new LocalHost(), sim.settings);
     await engine.holdVolume("pfnvme-a", "6b1f00000000000a/4a1d5e0f00000001", async () => "created");
     const ledgerFile = path.join(sim.settings.stateDir, "ledger.json");
@@ -155,7 +157,7 @@ describe("CLI: powerflex-nvme status on the simulated host", function () {
     ledger.paths[identityKey(gone)] = { identity: gone, createdBy: "pfnvme-c", owners: ["pfnvme-c"] };
     // A crash right after the intent was written: the controller exists, nobody is recorded as its owner yet.
     const inFlight = sim.addForeignController({ traddr: "10.0.0.5", subsysnqn: NQN });
-    ledger.paths[identityKey(pathTo("10.0.0.5"))] = { identity: pathTo("10.0.0.5"), createdBy: "pfnvme-d", owners: [], pending: { owner: "pfnvme-d", since: "2026-11-29T00:00:00.000Z" } };
+    ledger.paths[identityKey(pathTo("10.0.0.5"))] = { identity: pathTo("10.0.0.5"), createdBy: "pfnvme-d", owners: [], pending: intentInFlight("pfnvme-d") };
     fs.writeFileSync(ledgerFile, JSON.stringify(ledger));
 
     const table = await status(flagsOf(sim));
