@@ -9,7 +9,7 @@ import { readControllers } from "../../../provider/host/nvme/sysfs";
 import type { HostAccess } from "../../../provider/host/access/access";
 import { MAX_FILE_BYTES } from "../../../provider/host/access/files";
 import { LocalHost } from "../../../provider/host/access/local";
-import { LedgerStore } from "../../../provider/host/ledger/store";
+import { LedgerStore, OBJECT_LOCK_STRIPES } from "../../../provider/host/ledger/store";
 import { SshHost } from "../../../provider/host/access/ssh/ssh-host";
 import { repoRoot } from "../../support/paths";
 import { startSshd, type Sshd } from "../../support/sshd";
@@ -384,6 +384,33 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(await engine.releaseVolume("B", "h/v", async () => void unmapped++), true);
       assert.equal(unmapped, 1);
       assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes, {});
+    });
+    it("object locks are a fixed set of files: a hundred mappings leave at most OBJECT_LOCK_STRIPES, and two processes on one mapping still exclude each other", async () => {
+      const store = new LedgerStore(new LocalHost(), sim.settings, 1_000);
+      for (let v = 0; v < 100; v++) await store.withObjectLock(`volume h/${v.toString(16).padStart(16, "0")}`, async () => undefined);
+      const lockFiles = () => fs.readdirSync(store.home).filter((n) => n.startsWith("object-"));
+      assert.ok(lockFiles().length <= OBJECT_LOCK_STRIPES, `${lockFiles().length} object lock files: ${lockFiles().join(", ")}`);
+      assert.ok(lockFiles().length > 1, "the mappings are spread over the stripes");
+
+      // Another process holds one mapping's lock until told to let go.
+      const script = `const { LedgerStore } = require(${JSON.stringify(require.resolve("../../../provider/host/ledger/store"))});
+        const { LocalHost } = require(${JSON.stringify(require.resolve("../../../provider/host/access/local"))});
+        new LedgerStore(new LocalHost(), ${JSON.stringify(sim.settings)}).withObjectLock("volume h/v", () => { console.log("held"); return new Promise((r) => process.stdin.once("data", r)); }).then(() => process.exit(0));`;
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+          child.once("exit", (code) => reject(new Error(`the holder exited ${code} before holding`)));
+        });
+        await assert.rejects(store.withObjectLock("volume h/v", async () => assert.fail("the other process holds it")), { name: "LockTimeoutError" });
+        const done = new Promise((r) => child.once("exit", r));
+        child.stdin.write("go\n");
+        await done;
+        assert.equal(await store.withObjectLock("volume h/v", async () => "mine"), "mine");
+        assert.ok(lockFiles().length <= OBJECT_LOCK_STRIPES);
+      } finally {
+        child.kill();
+      }
     });
   });
 
