@@ -1,7 +1,7 @@
 import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./access/access";
 import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
-import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, type DroppedHold, type Holdings } from "./ledger/ended";
+import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, reopenOwner, type DroppedHold, type Ending, type Holdings } from "./ledger/ended";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
@@ -522,11 +522,16 @@ export class NvmeEngine {
    * `owner`'s attachment ends (its destroy begins): nothing is held for it again (ledger/ended.ts). Returns
    * what the ledger holds for it, also what an update racing with the destroy added after its state was read.
    */
-  async end(owner: string): Promise<Holdings> {
+  async end(owner: string): Promise<Ending> {
     return this.store.transact(async (tx) => {
-      endOwner(tx.ledger, owner, this.now());
-      return holdingsOf(tx.ledger, owner);
+      const endedBefore = endOwner(tx.ledger, owner, this.now());
+      return { ...holdingsOf(tx.ledger, owner), endedBefore };
     });
+  }
+
+  /** `owner`'s destroy failed: its attachment stays, and may hold again (ledger/ended.ts). */
+  async reopen(owner: string): Promise<void> {
+    await this.store.transact(async (tx) => reopenOwner(tx.ledger, owner));
   }
 
   /** Read-only: what the ledger holds for `owner`; throws {@link EndedOwnerError} with `refuseEnded` when it ended. */

@@ -12,7 +12,7 @@ import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets } from "../powerflex/targets";
 import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, volumeOfHold, waitForNamespaces, withHeld, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
-import { uniquePaths } from "../host/ledger/ended";
+import { uniquePaths, type Holdings } from "../host/ledger/ended";
 
 /**
  * The ResourceProvider behind PowerFlexNvmeAttachment: orchestration only. Deciding is in plan.ts and
@@ -167,6 +167,33 @@ async function forgetAttachment(host: AttachmentHost, id: string, state: State):
     host.log(
       `warning: the NVMe host object ${state.hostObjectId} this attachment registered stays in PowerFlex: refresh changes nothing there. ` +
         `Remove it in PowerFlex once nothing is mapped to it; an attachment declared again with this host finds and uses it (and never removes it)`,
+    );
+  }
+}
+
+/** Let go of all an ended attachment holds: volumes (the state's and the ledger's), paths, its host object. */
+async function destroy(host: AttachmentHost, id: string, state: State, inputs: Inputs, holding: Holdings): Promise<void> {
+  const force = inputs.force ?? false;
+  const held = state.hostObjectId ? withHeld(state.mappedVolumes, holding.volumes, state.hostObjectId, state.systemId) : [];
+  if (held.length > 0 && state.hostObjectId) {
+    if (!force) {
+      const going = await toUnmap(host.engine, id, state.hostObjectId, held);
+      const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
+      if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
+    }
+    const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
+    await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
+  }
+  await releasePaths(host, id, uniquePaths([...state.paths.map(identityOf), ...holding.paths]), { force });
+  if (!state.hostObjectId) return;
+  if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
+  try {
+    await releaseHostObject(host, () => gateway(inputs, host), state.hostObjectId, state.hostNqn);
+  } catch (err) {
+    // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
+    throw new Error(
+      `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
+        `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
     );
   }
 }
@@ -380,33 +407,15 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const state = loadState(props);
     const inputs = storedInputs(props);
     const host = attachmentHost(inputs, state.hostSettings);
-    const force = inputs.force ?? false;
-    // The state and what the ledger holds besides: an update racing with this destroy may have added some.
-    const volumesOf = (keys: readonly string[]) => (state.hostObjectId ? withHeld(state.mappedVolumes, keys, state.hostObjectId, state.systemId) : []);
-    if (state.hostObjectId && !force) {
-      const held = volumesOf((await host.engine.holdings(id)).volumes);
-      const going = await toUnmap(host.engine, id, state.hostObjectId, held);
-      const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
-      if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
-    }
-    // From here on nothing is held for this attachment again (an update after it is refused).
-    const holding = await host.engine.end(id);
-    const held = volumesOf(holding.volumes);
-    if (held.length > 0 && state.hostObjectId) {
-      const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
-      await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
-    }
-    await releasePaths(host, id, uniquePaths([...state.paths.map(identityOf), ...holding.paths]), { force });
-    if (!state.hostObjectId) return;
-    if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
+    // From here nothing is held for this attachment again (a stale update after this destroy is refused),
+    // and it lets go of all the ledger holds for it: also what an update racing with it added meanwhile.
+    const ending = await host.engine.end(id);
     try {
-      await releaseHostObject(host, () => gateway(inputs, host), state.hostObjectId, state.hostNqn);
+      await destroy(host, id, state, inputs, ending);
     } catch (err) {
-      // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
-      throw new Error(
-        `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
-          `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
-      );
+      // Pulumi keeps a resource whose delete failed: it lives on, and may hold again (an update setting force).
+      if (!ending.endedBefore) await host.engine.reopen(id).catch((e: Error) => host.log(`warning: ${e.message}`));
+      throw err;
     }
   },
 };

@@ -32,17 +32,35 @@ export function refuseEnded(ledger: Ledger, owner: string, where: string): void 
   if (since !== undefined) throw new EndedOwnerError(owner, since, where);
 }
 
-/** Remember that `owner` ended at `now` (the first time counts); only the newest {@link ENDED_KEPT} stay. */
-export function endOwner(ledger: Ledger, owner: string, now: Date): void {
+/**
+ * Remember that `owner` ended at `now` (the first time counts); only the newest {@link ENDED_KEPT} stay.
+ * Returns whether it had ended before (another destroy of it began first).
+ */
+export function endOwner(ledger: Ledger, owner: string, now: Date): boolean {
+  const before = ledger.ended[owner] !== undefined;
   ledger.ended[owner] ??= now.toISOString();
   const newest = Object.entries(ledger.ended).sort(([, a], [, b]) => (a < b ? 1 : a > b ? -1 : 0));
   ledger.ended = Object.fromEntries(newest.slice(0, ENDED_KEPT));
+  return before;
+}
+
+/**
+ * `owner`'s destroy failed, so its attachment stays (Pulumi keeps a resource whose delete failed): it may
+ * hold again (e.g. an update setting `force`), and its next destroy lets go of all it holds.
+ */
+export function reopenOwner(ledger: Ledger, owner: string): void {
+  delete ledger.ended[owner];
 }
 
 /** What the ledger holds for `owner`: its paths and its volume holds (`<host object id>/<volume id>`). */
 export interface Holdings {
   readonly paths: readonly PathIdentity[];
   readonly volumes: readonly string[];
+}
+
+/** What {@link endOwner} found: the owner's holdings, and whether it had ended before. */
+export interface Ending extends Holdings {
+  readonly endedBefore: boolean;
 }
 
 export function holdingsOf(ledger: Ledger, owner: string): Holdings {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { dropHoldings, EndedOwnerError, endOwner, ENDED_KEPT, holdingsOf, refuseEnded } from "../../../provider/host/ledger/ended";
+import { dropHoldings, EndedOwnerError, endOwner, ENDED_KEPT, holdingsOf, refuseEnded, reopenOwner } from "../../../provider/host/ledger/ended";
 import { addOwner, emptyLedger } from "../../../provider/host/ledger/records";
 import type { PathIdentity } from "../../../provider/host/nvme/identity";
 
@@ -18,13 +18,15 @@ describe("ledger: ended owners (issue 15, ghost owners of a racing update and de
       return true;
     });
     refuseEnded(ledger, "pfnvme-b", "local");
+    reopenOwner(ledger, "pfnvme-a"); // its destroy failed: the attachment stays
+    refuseEnded(ledger, "pfnvme-a", "local");
   });
 
   it("the first end counts, and only the newest ENDED_KEPT are remembered", () => {
     const ledger = emptyLedger();
     const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i));
-    endOwner(ledger, "o-0", at(0));
-    endOwner(ledger, "o-0", at(5000));
+    assert.equal(endOwner(ledger, "o-0", at(0)), false);
+    assert.equal(endOwner(ledger, "o-0", at(5000)), true, "it had ended before");
     assert.equal(ledger.ended["o-0"], at(0).toISOString());
     for (let i = 1; i <= ENDED_KEPT; i++) endOwner(ledger, `o-${i}`, at(i));
     assert.equal(Object.keys(ledger.ended).length, ENDED_KEPT);
