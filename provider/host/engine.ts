@@ -1,7 +1,7 @@
 import { mapLimit } from "./concurrency";
 import type { HostAccess, HostSettings } from "./access/access";
 import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
-import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, reopenOwner, type DroppedHold, type Ending, type Holdings } from "./ledger/ended";
+import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, reopenOwner, type DroppedHold, type Ending } from "./ledger/ended";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
@@ -438,7 +438,7 @@ export class NvmeEngine {
    */
   async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">, unmap?: () => Promise<void>): Promise<"created" | "adopted"> {
     return this.store.withObjectLock(`volume ${key}`, async () => {
-      refuseEnded(await this.store.read(), owner, this.deps.host.description);
+      await this.refuseEnded(owner);
       const origin = await map();
       try {
         await this.store.transact(async (tx) => {
@@ -534,11 +534,9 @@ export class NvmeEngine {
     await this.store.transact(async (tx) => reopenOwner(tx.ledger, owner));
   }
 
-  /** Read-only: what the ledger holds for `owner`; throws {@link EndedOwnerError} with `refuseEnded` when it ended. */
-  async holdings(owner: string, options: { readonly refuseEnded?: boolean } = {}): Promise<Holdings> {
-    const ledger = await this.store.read();
-    if (options.refuseEnded) refuseEnded(ledger, owner, this.deps.host.description);
-    return holdingsOf(ledger, owner);
+  /** Read-only: throws {@link EndedOwnerError} when `owner`'s attachment ended (an update checks before PowerFlex calls). */
+  async refuseEnded(owner: string): Promise<void> {
+    refuseEnded(await this.store.read(), owner, this.deps.host.description);
   }
 
   /**

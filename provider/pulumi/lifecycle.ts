@@ -352,7 +352,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const state = loadState(olds);
     const inputs = validated(news);
     const host = attachmentHost(inputs, state.hostSettings);
-    await host.engine.holdings(id, { refuseEnded: true }); // a stale update after this attachment's destroy
+    await host.engine.refuseEnded(id); // a stale update after this attachment's destroy: before any PowerFlex call
     const identity = { hostnqn: state.hostNqn, hostid: state.hostId };
     const gw = gateway(inputs, host);
     const force = inputs.force ?? false;
