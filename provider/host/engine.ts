@@ -1,5 +1,6 @@
 import type { HostAccess, HostSettings } from "./access/access";
 import { clearPending, EXTERNAL, forget, markPending, recordCreated, recordObject, recordOf, removeOwner, type ControllerObject } from "./ledger/records";
+import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, reopenOwner, type DroppedHold, type Ending } from "./ledger/ended";
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
@@ -189,6 +190,7 @@ export class NvmeEngine {
     const unique = [...new Map(desired.map((d) => [identityKey(d), d])).values()];
     const minPaths = Math.min(options.minPaths ?? unique.length, unique.length);
     return this.store.transact(async (tx) => {
+      refuseEnded(tx.ledger, owner, this.deps.host.description);
       const observed = await this.scan(tx, unique);
       const hostAttributes = await readHostAttributes(this.deps.host, this.deps.settings, observed);
       if (hostAttributes === "absent") throw new OldKernelError(this.deps.host.description);
@@ -430,18 +432,27 @@ export class NvmeEngine {
    * Hold a volume mapping for `owner`. When another owner holds it already, only the owner is added;
    * otherwise `map` says whether it mapped the volume or found it mapped. `map` is a PowerFlex call: it runs
    * under the mapping's own lock, not the ledger's, so a slow gateway never stalls the host's other users.
+   * Refused for an owner whose attachment ended; `unmap` undoes what `map` made when it ended meanwhile.
    */
-  async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">): Promise<"created" | "adopted"> {
+  async holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">, unmap?: () => Promise<void>): Promise<"created" | "adopted"> {
     return this.store.withObjectLock(`volume ${key}`, async () => {
+      await this.refuseEnded(owner);
       const origin = await map();
-      await this.store.transact(async (tx) => {
-        const hold = tx.ledger.volumes[key];
-        if (hold && hold.owners.length > 0) {
-          if (!hold.owners.includes(owner)) hold.owners.push(owner);
-        } else {
-          tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
-        }
-      });
+      try {
+        await this.store.transact(async (tx) => {
+          refuseEnded(tx.ledger, owner, this.deps.host.description);
+          const hold = tx.ledger.volumes[key];
+          if (hold && hold.owners.length > 0) {
+            if (!hold.owners.includes(owner)) hold.owners.push(owner);
+          } else {
+            tx.ledger.volumes[key] = { createdBy: origin === "created" ? owner : EXTERNAL, owners: [owner] };
+          }
+        });
+      } catch (err) {
+        // Its destroy began while PowerFlex answered: what `map` made would be nobody's, so it goes again.
+        if (err instanceof EndedOwnerError && origin === "created") await unmap?.();
+        throw err;
+      }
       return origin;
     });
   }
@@ -503,6 +514,39 @@ export class NvmeEngine {
     const ledger = await this.store.read();
     const ids = new Map(Object.values(ledger.paths).map((r) => [r.identity.hostnqn, r.identity.hostid]));
     return [...ids].map(([hostnqn, hostid]) => ({ hostnqn, hostid }));
+  }
+
+  /**
+   * `owner`'s attachment ends (its destroy begins): nothing is held for it again (ledger/ended.ts). Returns
+   * what the ledger holds for it, also what an update racing with the destroy added after its state was read.
+   */
+  async end(owner: string): Promise<Ending> {
+    return this.store.transact(async (tx) => {
+      const endedBefore = endOwner(tx.ledger, owner, this.now());
+      return { ...holdingsOf(tx.ledger, owner), endedBefore };
+    });
+  }
+
+  /** `owner`'s destroy failed: its attachment stays, and may hold again (ledger/ended.ts). */
+  async reopen(owner: string): Promise<void> {
+    await this.store.transact(async (tx) => reopenOwner(tx.ledger, owner));
+  }
+
+  /** Read-only: throws {@link EndedOwnerError} when `owner`'s attachment ended (an update checks before PowerFlex calls). */
+  async refuseEnded(owner: string): Promise<void> {
+    refuseEnded(await this.store.read(), owner, this.deps.host.description);
+  }
+
+  /**
+   * Refresh found `owner`'s attachment gone: it ends, and the ledger drops all it held (its registration of
+   * `hostObjectId` too, unless another attachment here uses it). Never disconnects nor unmaps: refresh
+   * changes nothing on the host or in PowerFlex. Returns what was dropped, for the warnings.
+   */
+  async forgetOwner(owner: string, hostObjectId?: string): Promise<{ volumes: DroppedHold[]; host: boolean }> {
+    return this.store.transact(async (tx) => {
+      endOwner(tx.ledger, owner, this.now());
+      return dropHoldings(tx.ledger, owner, hostObjectId);
+    });
   }
 
   /**

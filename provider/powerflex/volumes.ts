@@ -48,7 +48,8 @@ export function volumeNguid(volumeId: string, systemId: string): string {
 
 /** The ledger side of mappings ({@link NvmeEngine.holdVolume} / {@link NvmeEngine.releaseVolume}). */
 export interface MappingLedger {
-  holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">): Promise<"created" | "adopted">;
+  /** `unmap` undoes what `map` made when the owner's attachment ended meanwhile (its destroy began). */
+  holdVolume(owner: string, key: string, map: () => Promise<"created" | "adopted">, unmap?: () => Promise<void>): Promise<"created" | "adopted">;
   releaseVolume(owner: string, key: string, unmap: () => Promise<void>): Promise<boolean>;
   wouldUnmap(owner: string, key: string): Promise<boolean>;
 }
@@ -61,6 +62,21 @@ export async function toUnmap(ledger: MappingLedger, owner: string, hostObjectId
 }
 
 const holdKey = (hostObjectId: string, volumeId: string) => `${hostObjectId}/${volumeId}`;
+
+/**
+ * `known` and the volumes the ledger holds (`keys`) on `hostObjectId` besides: an update racing with a
+ * destroy may have mapped them after the destroy's state was read. Only their ids are known here.
+ */
+export function withHeld(known: readonly HeldVolume[], keys: readonly string[], hostObjectId: string, systemId: string): HeldVolume[] {
+  const extra = keys.map((k) => volumeOfHold(k, hostObjectId)).filter((id): id is string => id !== undefined && !known.some((v) => v.volumeId === id));
+  return [...known, ...extra.map((id): HeldVolume => ({ spec: id, volumeId: id, volumeName: id, accessMode: "ReadWrite", origin: "created", nguid: volumeNguid(id, systemId) }))];
+}
+
+/** The volume id of a hold on `hostObjectId`, or undefined when the hold is on another host object. */
+export function volumeOfHold(key: string, hostObjectId: string): string | undefined {
+  const prefix = holdKey(hostObjectId, "");
+  return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
+}
 
 /**
  * Map each volume to the host object for `owner`; one already mapped to it is adopted. All or nothing: on
@@ -83,7 +99,7 @@ export async function mapVolumes(
         if (vol.mappedSdcInfo.some((m) => m.sdcId === hostObjectId)) return "adopted";
         await client.mapVolumeToHost(vol.id, hostObjectId, { accessMode });
         return "created";
-      });
+      }, () => client.unmapVolumeFromHost(vol.id, hostObjectId));
       held.push({ spec: spec.volume, volumeId: vol.id, volumeName: vol.name ?? vol.id, accessMode, origin, nguid: volumeNguid(vol.id, systemId) });
     }
   } catch (err) {

@@ -11,7 +11,8 @@ import { describePath, identityKey, type PathIdentity } from "../host/nvme/ident
 import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets } from "../powerflex/targets";
-import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
+import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, volumeOfHold, waitForNamespaces, withHeld, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
+import { uniquePaths, type Holdings } from "../host/ledger/ended";
 
 /**
  * The ResourceProvider behind PowerFlexNvmeAttachment: orchestration only. Deciding is in plan.ts and
@@ -145,6 +146,58 @@ function identityReplaces(news: Props): string[] {
   return ["system", "host", "hostAccess"].filter((k) => JSON.stringify(news[k] ?? null).includes(UNKNOWN));
 }
 
+/**
+ * Refresh found the whole attachment gone: the ledger drops all it held, so no later attachment's release
+ * counts on it. Refresh changes nothing in PowerFlex, so a mapping or host object it leaves is named, with
+ * what to do.
+ */
+async function forgetAttachment(host: AttachmentHost, id: string, state: State): Promise<void> {
+  const dropped = await host.engine.forgetOwner(id, state.hostObjectId ?? undefined);
+  for (const hold of dropped.volumes.filter((h) => h.left)) {
+    const volumeId = state.hostObjectId ? volumeOfHold(hold.key, state.hostObjectId) : undefined;
+    if (volumeId === undefined) continue;
+    const name = state.mappedVolumes.find((v) => v.volumeId === volumeId)?.volumeName ?? volumeId;
+    host.log(
+      `warning: volume ${name} stays mapped to the NVMe host object ${state.hostObjectId} in PowerFlex: refresh changes nothing there, ` +
+        `and no attachment on this host holds it any more. If nothing uses it, unmap it in PowerFlex; or declare an attachment with ` +
+        `this volume again: it adopts the mapping (and, not having made it, never unmaps it)`,
+    );
+  }
+  if (dropped.host && state.hostRegistered) {
+    host.log(
+      `warning: the NVMe host object ${state.hostObjectId} this attachment registered stays in PowerFlex: refresh changes nothing there. ` +
+        `Remove it in PowerFlex once nothing is mapped to it; an attachment declared again with this host finds and uses it (and never removes it)`,
+    );
+  }
+}
+
+/** Let go of all an ended attachment holds: volumes (the state's and the ledger's), paths, its host object. */
+async function destroy(host: AttachmentHost, id: string, state: State, inputs: Inputs, holding: Holdings): Promise<void> {
+  const force = inputs.force ?? false;
+  const held = state.hostObjectId ? withHeld(state.mappedVolumes, holding.volumes, state.hostObjectId, state.systemId) : [];
+  if (held.length > 0 && state.hostObjectId) {
+    if (!force) {
+      const going = await toUnmap(host.engine, id, state.hostObjectId, held);
+      const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
+      if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
+    }
+    const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
+    await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
+  }
+  await releasePaths(host, id, uniquePaths([...state.paths.map(identityOf), ...holding.paths]), { force });
+  if (!state.hostObjectId) return;
+  if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
+  try {
+    await releaseHostObject(host, () => gateway(inputs, host), state.hostObjectId, state.hostNqn);
+  } catch (err) {
+    // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
+    throw new Error(
+      `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
+        `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
+    );
+  }
+}
+
 export const provider: pulumi.dynamic.ResourceProvider = {
   async configure(req) {
     const get = (k: string) => req.config.get(`powerflex:${k}`);
@@ -262,9 +315,6 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const inputs = storedInputs(props ?? {});
     const host = attachmentHost(inputs, state.hostSettings);
     const seen = await host.engine.observe(id, state.paths.map(identityOf));
-    // What the state drops, the ledger drops too: else its owner holds the path forever (a ghost).
-    const missing = state.paths.filter((_, i) => seen[i].state === "missing" && seen[i].held).map(identityOf);
-    if (missing.length > 0) await host.engine.forgetMissing(id, missing);
     const paths: StatePath[] = [];
     state.paths.forEach((p, i) => {
       const o = seen[i];
@@ -279,7 +329,13 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         if (p.origin === "created") warnDrift(host, identityOf(p), o.device, inputs.connect ?? {}, o.options ?? {});
       }
     });
-    if (paths.length === 0) return {}; // nothing of ours is left: the resource is gone
+    // What the state drops, the ledger drops too: else its owner holds it forever (a ghost).
+    if (paths.length === 0) {
+      await forgetAttachment(host, id, state); // nothing of ours is left: the resource is gone
+      return {};
+    }
+    const missing = state.paths.filter((_, i) => seen[i].state === "missing" && seen[i].held).map(identityOf);
+    if (missing.length > 0) await host.engine.forgetMissing(id, missing);
     let volumes = state.mappedVolumes;
     if (volumes.length > 0 && state.hostObjectId) {
       // A mapping removed behind our back is drift: drop it, so the next `up` maps it again.
@@ -296,6 +352,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const state = loadState(olds);
     const inputs = validated(news);
     const host = attachmentHost(inputs, state.hostSettings);
+    await host.engine.refuseEnded(id); // a stale update after this attachment's destroy: before any PowerFlex call
     const identity = { hostnqn: state.hostNqn, hostid: state.hostId };
     const gw = gateway(inputs, host);
     const force = inputs.force ?? false;
@@ -350,28 +407,15 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const state = loadState(props);
     const inputs = storedInputs(props);
     const host = attachmentHost(inputs, state.hostSettings);
-    const force = inputs.force ?? false;
-    const held = state.mappedVolumes;
-    if (held.length > 0 && state.hostObjectId) {
-      if (!force) {
-        const going = await toUnmap(host.engine, id, state.hostObjectId, held);
-        const busy = inUse(going, namespacesOf(await host.controllers(), state.subsystemNqn, going));
-        if (busy.length > 0) throw new Error(`refusing to unmap: ${busy.join("; ")}. Unmount it first, or set force: true. Nothing was changed.`);
-      }
-      const unmapped = await unmapVolumes(gateway(inputs, host).client, host.engine, id, state.hostObjectId, held);
-      await waitForNamespaces(() => host.controllers(), state.subsystemNqn, unmapped, { present: false, timeoutMs: DEVICE_TIMEOUT_MS });
-    }
-    await releasePaths(host, id, state.paths.map(identityOf), { force });
-    if (!state.hostObjectId) return;
-    if (!state.hostRegistered && !(await host.engine.registeredHost(state.hostObjectId))) return; // PowerFlex's, not ours
+    // From here nothing is held for this attachment again (a stale update after this destroy is refused),
+    // and it lets go of all the ledger holds for it: also what an update racing with it added meanwhile.
+    const ending = await host.engine.end(id);
     try {
-      await releaseHostObject(host, () => gateway(inputs, host), state.hostObjectId, state.hostNqn);
+      await destroy(host, id, state, inputs, ending);
     } catch (err) {
-      // The host side is done and recorded; only the gateway's part is left, and a retry does just that.
-      throw new Error(
-        `the paths of this attachment were released, but the NVMe host object ${state.hostObjectId} we registered ` +
-          `could not be removed: ${(err as Error).message}. Run the destroy again once the gateway answers.`,
-      );
+      // Pulumi keeps a resource whose delete failed: it lives on, and may hold again (an update setting force).
+      if (!ending.endedBefore) await host.engine.reopen(id).catch((e: Error) => host.log(`warning: ${e.message}`));
+      throw err;
     }
   },
 };

@@ -6,8 +6,13 @@
  * 1: paths; volumes and hosts were added later without a bump, and its readers dropped unknown keys.
  * 2: minWriter and generation; unknown keys kept; records name their kernel object (`cntlid`, `inode`) and
  *    intents expire (`expires`, `instances`). Format-1 releases accept only `version: 1`, so they refuse it.
+ * 3: `ended`, the owners whose attachment ended (ended.ts). A format-2 writer keeps it (unknown keys are
+ *    kept) and only does not refuse an ended owner, as before, so format 2 may still write: minWriter 2.
  */
-export const LEDGER_FORMAT = 2;
+export const LEDGER_FORMAT = 3;
+
+/** The lowest format this release lets write after it (nothing it added is wrong in a format-2 writer's hands). */
+export const LEDGER_MIN_WRITER = 2;
 
 /** The format a ledger needs of its writers (format-1 files name none). */
 export function minWriterOf(ledger: { readonly minWriter?: number }): number {
@@ -24,5 +29,5 @@ export function tooNew(ledger: { readonly version: number; readonly minWriter?: 
 /** Mark the ledger as written by this release: never lowers what a newer release set. */
 export function stamp(ledger: { version: number; minWriter?: number }): void {
   ledger.version = Math.max(ledger.version, LEDGER_FORMAT);
-  ledger.minWriter = Math.max(minWriterOf(ledger), LEDGER_FORMAT);
+  ledger.minWriter = Math.max(minWriterOf(ledger), LEDGER_MIN_WRITER);
 }

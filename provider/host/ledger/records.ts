@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { identityKey, type PathIdentity } from "../nvme/identity";
-import { LEDGER_FORMAT } from "./format";
+import { LEDGER_FORMAT, LEDGER_MIN_WRITER } from "./format";
 
 /**
  * The host-wide ownership ledger: who holds each path, and who made its controller. It lives on the
@@ -76,6 +76,8 @@ export const ledgerSchema = z.looseObject({
    * the last to use the host NQN removes it, also when another one registered it. Absent in older ledgers.
    */
   hosts: z.record(z.string(), z.looseObject({ nqn: z.string() })).default({}),
+  /** Owner id -> when its attachment ended (ended.ts): nothing is held for it again. Absent before format 3. */
+  ended: z.record(z.string(), z.string()).default({}),
 });
 
 export type LedgerRecord = z.infer<typeof recordSchema>;
@@ -84,7 +86,7 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 export type VolumeHold = z.infer<typeof volumeHoldSchema>;
 
 export function emptyLedger(): Ledger {
-  return { version: LEDGER_FORMAT, minWriter: LEDGER_FORMAT, paths: {}, volumes: {}, hosts: {} };
+  return { version: LEDGER_FORMAT, minWriter: LEDGER_MIN_WRITER, paths: {}, volumes: {}, hosts: {}, ended: {} };
 }
 
 export function recordOf(ledger: Ledger, id: PathIdentity): LedgerRecord | undefined {

@@ -78,6 +78,18 @@ function holdings(ledger: Ledger): string | undefined {
   return parts.length > 0 ? parts.join(", ") : undefined;
 }
 
+/**
+ * Object locks are striped over a fixed set of files: a file per object was never removed (unlinking a
+ * lock file safely needs an inode check flock(1) cannot make), so they piled up. Two objects may share a
+ * stripe and then wait for each other, which is safe: no one holds two object locks at once.
+ */
+export const OBJECT_LOCK_STRIPES = 16;
+
+export function objectLockFile(name: string): string {
+  const stripe = createHash("sha256").update(name).digest()[0] % OBJECT_LOCK_STRIPES;
+  return `object-${stripe.toString(16)}.lock`;
+}
+
 export class LedgerStore {
   constructor(
     private readonly host: HostAccess,
@@ -184,7 +196,7 @@ export class LedgerStore {
    * Its ledger changes go through {@link transact} inside `fn`.
    */
   async withObjectLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const file = path.join(this.home, `object-${createHash("sha256").update(name).digest("hex").slice(0, 16)}.lock`);
+    const file = path.join(this.home, objectLockFile(name));
     return serialize(`${this.host.description}\u0000${file}`, async () => {
       await this.checkSafe();
       const unlock = await this.host.lock(file, { timeoutMs: this.lockTimeoutMs });

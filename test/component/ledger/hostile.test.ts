@@ -9,7 +9,7 @@ import { readControllers } from "../../../provider/host/nvme/sysfs";
 import type { HostAccess } from "../../../provider/host/access/access";
 import { MAX_FILE_BYTES } from "../../../provider/host/access/files";
 import { LocalHost } from "../../../provider/host/access/local";
-import { LedgerStore } from "../../../provider/host/ledger/store";
+import { LedgerStore, OBJECT_LOCK_STRIPES } from "../../../provider/host/ledger/store";
 import { SshHost } from "../../../provider/host/access/ssh/ssh-host";
 import { repoRoot } from "../../support/paths";
 import { startSshd, type Sshd } from "../../support/sshd";
@@ -98,7 +98,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(after.hosts.h.registeredAt, "2026");
     });
 
-    it("migration: a format-1 ledger (before volumes) is read and written as format 2, which format-1 releases refuse", async () => {
+    it("migration: a format-1 ledger (before volumes) is read and written as format 3 (format-2 writers allowed), which format-1 releases refuse", async () => {
       const engine = NvmeEngine.on(new LocalHost(), sim.settings);
       const a = await engine.attach("A", [SDT1]);
       const v1 = read();
@@ -111,7 +111,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
 
       await engine.holdVolume("A", "h/v", async () => "created");
       const v2 = read();
-      assert.deepEqual([v2.version, v2.minWriter], [2, 2]);
+      assert.deepEqual([v2.version, v2.minWriter], [3, 2]);
       assert.deepEqual(v2.paths[identityKey(SDT1)].owners, ["A"], "format-1 records kept");
       assert.deepEqual(v2.volumes["h/v"], { createdBy: "A", owners: ["A"] });
       assert.equal(formatOneReader.safeParse(v2).success, false, "a format-1 release refuses to read, so to write, the ledger");
@@ -128,7 +128,7 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       const refusal = (err: unknown) => {
         assert.equal((err as Error).name, "LedgerRefusedError");
         assert.ok((err as Error).message.includes(ledgerFile));
-        assert.match((err as Error).message, /newer release \(ledger format 5\) that allows only writers of format 4 or later; this release writes format 2\. Upgrade pulumi-powerflex-nvme/);
+        assert.match((err as Error).message, /newer release \(ledger format 5\) that allows only writers of format 4 or later; this release writes format 3\. Upgrade pulumi-powerflex-nvme/);
         return true;
       };
       await assert.rejects(engine.release("A", [SDT1]), refusal);
@@ -384,6 +384,46 @@ describe("ledger store under hostile conditions (simulated host)", function () {
       assert.equal(await engine.releaseVolume("B", "h/v", async () => void unmapped++), true);
       assert.equal(unmapped, 1);
       assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes, {});
+    });
+    it("a mapping made while the owner's destroy began is unmapped again, not held: no ghost hold, no mapping left", async () => {
+      const engine = NvmeEngine.on(new LocalHost(), sim.settings);
+      let unmapped = 0;
+      const mapThenEnd = async () => {
+        await engine.end("A"); // the destroy of A runs while PowerFlex answers A's map
+        return "created" as const;
+      };
+      await assert.rejects(engine.holdVolume("A", "h/v", mapThenEnd, async () => void unmapped++), { name: "EndedOwnerError" });
+      assert.equal(unmapped, 1);
+      assert.deepEqual(JSON.parse(fs.readFileSync(ledgerFile, "utf8")).volumes, {});
+      await assert.rejects(engine.holdVolume("A", "h/v", async () => assert.fail("no map for an ended owner")), { name: "EndedOwnerError" });
+    });
+
+    it("object locks are a fixed set of files: a hundred mappings leave at most OBJECT_LOCK_STRIPES, and two processes on one mapping still exclude each other", async () => {
+      const store = new LedgerStore(new LocalHost(), sim.settings, 1_000);
+      for (let v = 0; v < 100; v++) await store.withObjectLock(`volume h/${v.toString(16).padStart(16, "0")}`, async () => undefined);
+      const lockFiles = () => fs.readdirSync(store.home).filter((n) => n.startsWith("object-"));
+      assert.ok(lockFiles().length <= OBJECT_LOCK_STRIPES, `${lockFiles().length} object lock files: ${lockFiles().join(", ")}`);
+      assert.ok(lockFiles().length > 1, "the mappings are spread over the stripes");
+
+      // Another process holds one mapping's lock until told to let go.
+      const script = `const { LedgerStore } = require(${JSON.stringify(require.resolve("../../../provider/host/ledger/store"))});
+        const { LocalHost } = require(${JSON.stringify(require.resolve("../../../provider/host/access/local"))});
+        new LedgerStore(new LocalHost(), ${JSON.stringify(sim.settings)}).withObjectLock("volume h/v", () => { console.log("held"); return new Promise((r) => process.stdin.once("data", r)); }).then(() => process.exit(0));`;
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+          child.once("exit", (code) => reject(new Error(`the holder exited ${code} before holding`)));
+        });
+        await assert.rejects(store.withObjectLock("volume h/v", async () => assert.fail("the other process holds it")), { name: "LockTimeoutError" });
+        const done = new Promise((r) => child.once("exit", r));
+        child.stdin.write("go\n");
+        await done;
+        assert.equal(await store.withObjectLock("volume h/v", async () => "mine"), "mine");
+        assert.ok(lockFiles().length <= OBJECT_LOCK_STRIPES);
+      } finally {
+        child.kill();
+      }
     });
   });
 
