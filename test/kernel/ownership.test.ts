@@ -172,7 +172,7 @@ describe("kernel: issue 14 — address text and stale intents (host engine)", fu
     new NvmeEngine({
       host,
       settings,
-      driver: { connect: async () => ({ ok: false as const, failure: { class: "timeout" as const, exitCode: -1, stderr: "", reason: "killed", message: "nvme connect did not finish in time and was killed" } }) },
+      driver: { connect: async () => ({ ok: false as const, failure: { class: "timeout" as const, killed: true, exitCode: -1, stderr: "", reason: "killed", message: "nvme connect did not finish in time and was killed" } }) },
       readControllers: (only) => readControllers(host, settings, only ?? {}),
       now,
     });
