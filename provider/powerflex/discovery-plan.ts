@@ -137,31 +137,43 @@ function whyNotOurs(input: DiscoveryPlanInput, traddr: string, port: number): st
   return `the address of SDT ${name} has role ${role}, not one of roles`;
 }
 
+/** Why there is no plan to follow. */
+export interface NoPlan {
+  readonly reason: string;
+  /**
+   * The plan could not be read (discovery cannot run here, no discovery controller answered), as opposed
+   * to: there is none (no volume mapped, an empty log, nothing we may use). Preview must not read an
+   * unread plan as "no change".
+   */
+  readonly unread: boolean;
+}
+
 /** Why there is no plan to follow, or undefined when there is one. */
 export function whyNoPlan(facts: {
   /** Volumes mapped to the host for this attachment. */
   readonly mappedVolumes: number;
-  /** Whether discovery may run here (not while previewing a new resource). */
+  /** Whether discovery may run here. */
   readonly canDiscover: boolean;
   /** Endpoints asked and what each answered (undefined: not asked). */
   readonly asked?: readonly { readonly endpoint: DiscoveryEndpoint; readonly problem?: string; readonly records: number }[];
   /** Planned paths found in the log. */
   readonly planned?: number;
   readonly leftOut?: readonly string[];
-}): string | undefined {
-  if (facts.mappedVolumes === 0) return "no volume is mapped to this host by this attachment (volumes), and PowerFlex plans ports only for a host with mapped volumes";
-  if (!facts.canDiscover) return "nvme discover cannot run here";
+}): NoPlan | undefined {
+  const none = (reason: string) => ({ reason, unread: false });
+  if (facts.mappedVolumes === 0) return none("no volume is mapped to this host by this attachment (volumes), and PowerFlex plans ports only for a host with mapped volumes");
+  if (!facts.canDiscover) return { reason: "nvme discover cannot run here", unread: true };
   const asked = facts.asked ?? [];
-  if (asked.length === 0) return "there is no discovery endpoint to ask";
+  if (asked.length === 0) return none("there is no discovery endpoint to ask");
   if (asked.every((a) => a.records === 0)) {
     const empty = asked.filter((a) => a.problem === undefined).map((a) => `${a.endpoint.traddr}:${a.endpoint.port}`);
     const failed = asked.filter((a) => a.problem !== undefined).map((a) => a.problem);
-    if (empty.length === 0) return `no discovery controller answered: ${failed.join("; ")}`;
-    return `the discovery log is empty at ${empty.join(", ")} (the array plans no port for this host)${failed.length > 0 ? `; ${failed.join("; ")}` : ""}`;
+    if (empty.length === 0) return { reason: `no discovery controller answered: ${failed.join("; ")}`, unread: true };
+    return none(`the discovery log is empty at ${empty.join(", ")} (the array plans no port for this host)${failed.length > 0 ? `; ${failed.join("; ")}` : ""}`);
   }
   if (facts.planned === 0) {
     const why = facts.leftOut && facts.leftOut.length > 0 ? `: ${facts.leftOut.join("; ")}` : "";
-    return `the discovery log plans no port this attachment may use${why}`;
+    return none(`the discovery log plans no port this attachment may use${why}`);
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import type { HostIdentity } from "../host/nvme/hostid";
 import type { PathIdentity } from "../host/nvme/identity";
 import { printable } from "../printable";
 import { placementOf } from "./placement";
-import { DEFAULT_PATH_SOURCE, MAX_REFERRALS, pathsFromDiscovery, referralsOf, whyNoPlan, type DiscoveryEndpoint, type DiscoveryPlan, type PathSource } from "./discovery-plan";
+import { DEFAULT_PATH_SOURCE, MAX_REFERRALS, pathsFromDiscovery, referralsOf, whyNoPlan, type DiscoveryEndpoint, type DiscoveryPlan, type NoPlan, type PathSource } from "./discovery-plan";
 import { planPaths, subsystemNqnOf, type PathPlan, type PlannedPath, type PowerFlexClient, type Sdt, type SkippedSdt, type System } from ".";
 
 /**
@@ -32,6 +32,8 @@ export interface PlannedTargets {
   readonly source: PathSource;
   /** For the person running Pulumi: why there was no plan to follow, entries of the log left out. */
   readonly warnings: readonly string[];
+  /** With pathSource "plan": why the plan was not followed (absent when it was, or with "all-sdts"). */
+  readonly noPlan?: NoPlan;
 }
 
 export interface TargetOptions {
@@ -78,10 +80,10 @@ export async function planTargets(
 
   await options.beforeDiscovery?.(system.id);
   const knownNqn = subsystemNqnOf(system).nqn ?? options.knownSubsystemNqn;
-  const { planned, warnings } =
+  const { planned, warnings, noPlan } =
     (inputs.pathSource ?? DEFAULT_PATH_SOURCE) === "plan"
       ? await followPlan({ system, sdts, inputs, overrides, plan, knownNqn, host, options })
-      : { planned: undefined, warnings: [] };
+      : { planned: undefined, warnings: [], noPlan: undefined };
   const paths = (planned?.paths ?? plan.paths).map((p) => ({ ...p, trsvcid: portOverride(inputs, p) ?? p.trsvcid }));
   const subsystemNqn = planned?.subsystemNqn ?? knownNqn ?? (await discoverNqn(paths, host, options));
   const hostTraddr = inputs.connect?.hostTraddr;
@@ -93,6 +95,7 @@ export async function planTargets(
     skipped: plan.skipped,
     source: planned ? "plan" : "all-sdts",
     warnings,
+    ...(noPlan ? { noPlan } : {}),
     paths: paths.map((p) => ({
       ...p,
       identity: {
@@ -123,7 +126,7 @@ async function followPlan(c: {
   readonly knownNqn: string | undefined;
   readonly host: HostIdentity;
   readonly options: TargetOptions;
-}): Promise<{ planned?: DiscoveryPlan; warnings: string[] }> {
+}): Promise<{ planned?: DiscoveryPlan; warnings: string[]; noPlan?: NoPlan }> {
   const { plan, options } = c;
   const warnings: string[] = [];
   let facts: Parameters<typeof whyNoPlan>[0] = { mappedVolumes: options.mappedVolumes?.() ?? 0, canDiscover: options.discover !== undefined };
@@ -148,9 +151,9 @@ async function followPlan(c: {
       }
     }
   }
-  const why = whyNoPlan(facts);
-  if (why) warnings.push(`pathSource "plan": ${why}; connecting every usable address of the protection domain's SDTs instead (as pathSource "all-sdts")`);
-  return { ...(planned ? { planned } : {}), warnings };
+  const noPlan = whyNoPlan(facts);
+  if (noPlan) warnings.push(`pathSource "plan": ${noPlan.reason}; connecting every usable address of the protection domain's SDTs instead (as pathSource "all-sdts")`);
+  return { ...(planned ? { planned } : {}), warnings, ...(noPlan ? { noPlan } : {}) };
 }
 
 /** A not-found answer is about an input: put the input's name in front of the message. */

@@ -240,11 +240,19 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
     const pathsChanged = !isDeepStrictEqual(want, have);
     const inputsChanged = !isDeepStrictEqual(storedInputs(olds), inputsOf(inputs));
+    // A plan we could not read may have moved: show an update (up reads it again) rather than guess "no change".
+    const planUnread = targets.noPlan?.unread === true;
+    if (planUnread) {
+      host.log(
+        `warning: preview could not read PowerFlex's plan for this host (${printable(targets.noPlan!.reason)}), so it shows an update rather than guess "no change"; ` +
+          "`pulumi up` reads the plan again, and changes nothing if it has not moved (pathSource \"all-sdts\" connects every SDT address without discovery)",
+      );
+    }
     const volumesChanged = v.add.length > 0 || v.drop.length > 0;
     // A volume maps to one host object at a time: with a new identity, the old attachment must unmap first.
     const moveVolumes = replaces.length > 0 && (state.mappedVolumes.length > 0 || (inputs.volumes?.length ?? 0) > 0);
     return {
-      changes: replaces.length > 0 || pathsChanged || inputsChanged || volumesChanged,
+      changes: replaces.length > 0 || pathsChanged || inputsChanged || volumesChanged || planUnread,
       replaces,
       deleteBeforeReplace: moveVolumes,
     };

@@ -93,6 +93,25 @@ describe("pathSource (provider over gRPC: the array's plan from nvme discover, o
     assert.deepEqual(w.sim.controllers(), []);
   });
 
+  it("a plan preview cannot read shows as an update, saying why, rather than as no change", async () => {
+    const refuse = () => w.sim.updateKnobs((k) => ({ ...k, discovery: {} })); // every discovery controller refuses
+    w.emulator.state.mappingListeners.push(refuse);
+    await w.stack.up({ a: args() });
+    assert.deepEqual(held(w), ALL, "no plan: every SDT address");
+    const from = w.host.stdout.length;
+    assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "update" }], "the held paths equal the fallback, yet the plan is unknown");
+    assert.match(said(w, from), /warning: preview could not read PowerFlex's plan for this host \(no discovery controller answered: nvme discover at .*refused.*\), so it shows an update rather than guess "no change"/s);
+    await w.stack.up({ a: args() });
+    assert.deepEqual(held(w), ALL, "up reads it again: still none, nothing moves");
+    w.emulator.state.mappingListeners.pop();
+    servePlan();
+    assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "update" }]);
+    await w.stack.up({ a: args() });
+    assert.deepEqual(held(w), ["192.0.2.11", "203.0.113.12"]);
+    assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "same" }]);
+    await w.stack.destroy();
+  });
+
   it("entries of another subsystem or outside the protection domain are left out with a warning", async () => {
     w.emulator.state.mappingListeners.push(() =>
       w.sim.updateKnobs((k) => ({

@@ -139,25 +139,30 @@ describe("whyNoPlan (when pathSource \"plan\" falls back to every SDT address)",
   const e1 = { traddr: "10.0.0.1", port: 8009 };
   const e2 = { traddr: "10.0.0.2", port: 8009 };
   it("no volume mapped", () => {
-    assert.match(whyNoPlan({ mappedVolumes: 0, canDiscover: true })!, /^no volume is mapped to this host by this attachment/);
+    const r = whyNoPlan({ mappedVolumes: 0, canDiscover: true })!;
+    assert.match(r.reason, /^no volume is mapped to this host by this attachment/);
+    assert.equal(r.unread, false, "there is no plan: nothing to read");
   });
   it("no discovery here", () => {
-    assert.equal(whyNoPlan({ mappedVolumes: 1, canDiscover: false }), "nvme discover cannot run here");
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: false }), { reason: "nvme discover cannot run here", unread: true });
   });
   it("every discovery controller failing, naming each problem", () => {
-    assert.equal(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0 }, { endpoint: e2, problem: "timed out", records: 0 }] }), "no discovery controller answered: refused; timed out");
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0 }, { endpoint: e2, problem: "timed out", records: 0 }] }), {
+      reason: "no discovery controller answered: refused; timed out",
+      unread: true,
+    });
   });
   it("an empty log, with the failures beside it", () => {
-    assert.equal(
-      whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0 }, { endpoint: e2, records: 0 }] }),
-      "the discovery log is empty at 10.0.0.2:8009 (the array plans no port for this host); refused",
-    );
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0 }, { endpoint: e2, records: 0 }] }), {
+      reason: "the discovery log is empty at 10.0.0.2:8009 (the array plans no port for this host); refused",
+      unread: false,
+    });
   });
   it("a log that plans nothing we may use, with the entries left out", () => {
-    assert.equal(
-      whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, records: 1 }], planned: 0, leftOut: ["10.9.9.9:4420 nqn.x: no SDT"] }),
-      "the discovery log plans no port this attachment may use: 10.9.9.9:4420 nqn.x: no SDT",
-    );
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, records: 1 }], planned: 0, leftOut: ["10.9.9.9:4420 nqn.x: no SDT"] }), {
+      reason: "the discovery log plans no port this attachment may use: 10.9.9.9:4420 nqn.x: no SDT",
+      unread: false,
+    });
   });
   it("a plan: no reason", () => {
     assert.equal(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, records: 2 }], planned: 2 }), undefined);
