@@ -8,11 +8,11 @@ import { DEFAULT_PATH_SOURCE, MAX_REFERRALS, pathsFromDiscovery, referralsOf, wh
 import { planPaths, subsystemNqnOf, type PathPlan, type PlannedPath, type PowerFlexClient, type Sdt, type SkippedSdt, type System } from ".";
 
 /**
- * From the inputs and what PowerFlex reports now to the exact NVMe/TCP paths of an attachment. Only GETs:
- * diff (preview) uses it too; the SDTs are asked for every time, the system and protection domain once a
- * minute (placement.ts). The subsystem NQN comes from the system (`systemNqn`, PowerFlex 4.x/5.x),
- * else from the state (already known), else from `nvme discover` at an SDT (only where allowed: never in
- * preview). With pathSource "plan" (the default) the paths are the ports PowerFlex's load balancer planned
+ * From the inputs and what PowerFlex reports now to the exact NVMe/TCP paths of an attachment. Only reads
+ * (GETs and `nvme discover`): diff (preview) uses it too; the SDTs are asked for every time, the system
+ * and protection domain once a minute (placement.ts). The subsystem NQN comes from the system
+ * (`systemNqn`, PowerFlex 4.x/5.x), else from the state (already known), else from `nvme discover` at an
+ * SDT (only where `discover` is given: never for a resource that does not exist yet). With pathSource "plan" (the default) the paths are the ports PowerFlex's load balancer planned
  * for the host, as its discovery controllers list them (discovery-plan.ts); without a plan, every usable
  * SDT address, as with "all-sdts", and a warning that says why.
  */
@@ -156,7 +156,7 @@ async function followPlan(c: {
   return { ...(planned ? { planned } : {}), warnings, ...(noPlan ? { noPlan } : {}) };
 }
 
-/** A not-found answer is about an input: put the input's name in front of the message. */
+/** The port the `addresses` input gives this path, if any. */
 function portOverride(inputs: Pick<Inputs, "addresses">, p: PlannedPath): number | undefined {
   return inputs.addresses?.find((a) => (a.sdt === p.sdtId || a.sdt === p.sdtName) && a.traddr === p.traddr)?.trsvcid;
 }

@@ -11,7 +11,7 @@ import { DEFAULT_PATH_SOURCE } from "../powerflex/discovery-plan";
 import { describePath, identityKey, type PathIdentity } from "../host/nvme/identity";
 import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
-import { planTargets, type PlannedTargets } from "../powerflex/targets";
+import { planTargets, type PlannedTargets, type TargetOptions } from "../powerflex/targets";
 import { printable } from "../printable";
 import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, waitForNamespaces, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
 
@@ -46,6 +46,11 @@ function storedInputs(props: Props): Inputs {
 
 function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
   return gatewayFor(inputs, stackConfig, { warn: (m) => host.log(`warning: ${m}`) });
+}
+
+/** `nvme discover` on the attachment's host: a read (on Linux a short-lived discovery controller), never a connect. */
+function discoverOn(host: AttachmentHost): NonNullable<TargetOptions["discover"]> {
+  return (traddr, port, hostnqn, hostid) => host.cli.discover(traddr, port, hostnqn, hostid);
 }
 
 /** Say what the path planning wants the user to know (why no plan was followed, log entries left out). */
@@ -112,7 +117,7 @@ async function warnPlanMoved(host: AttachmentHost, inputs: Inputs, state: State,
   try {
     targets = await planTargets(gateway(inputs, host).client, inputs, { hostnqn: state.hostNqn, hostid: state.hostId }, {
       knownSubsystemNqn: state.subsystemNqn,
-      discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+      discover: discoverOn(host),
       mappedVolumes: () => mappedVolumes,
     });
   } catch (err) {
@@ -120,6 +125,7 @@ async function warnPlanMoved(host: AttachmentHost, inputs: Inputs, state: State,
     return;
   }
   logWarnings(host, targets);
+  if (targets.noPlan?.unread) return; // said why; comparing with the fallback would name paths the plan may not
   const have = new Set(held.map((p) => identityKey(identityOf(p))));
   const want = new Set(targets.paths.map((p) => identityKey(p.identity)));
   const toConnect = targets.paths.filter((p) => !have.has(identityKey(p.identity))).map((p) => describePath(p.identity));
@@ -221,11 +227,10 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
     let targets: PlannedTargets;
     try {
-      // Reading the plan is `nvme discover` on the host (on Linux a short-lived discovery controller); it
-      // connects nothing. Only volumes that stay mapped count: preview maps nothing.
+      // Reading the plan connects nothing. Only volumes that stay mapped count: preview maps nothing.
       targets = await planTargets(gateway(inputs, host).client, inputs, identity, {
         knownSubsystemNqn: state.subsystemNqn,
-        discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+        discover: discoverOn(host),
         mappedVolumes: () => v.keep.length,
       });
     } catch (err) {
@@ -270,7 +275,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     let targets: PlannedTargets | undefined;
     try {
       targets = await planTargets(gw.client, inputs, identity, {
-        discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+        discover: discoverOn(host),
         beforeDiscovery: async (systemId) => {
           registration = await ensureHostObject(gw, inputs, host, identity.hostnqn);
           volumes = await mapVolumes(gw.client, host.engine, owner, registration.id, systemId, inputs.volumes ?? []);
@@ -363,7 +368,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     let added: HeldVolume[] = [];
     const targets = await planTargets(gw.client, inputs, identity, {
       knownSubsystemNqn: state.subsystemNqn,
-      discover: (traddr, port, nqn, hostid) => host.cli.discover(traddr, port, nqn, hostid),
+      discover: discoverOn(host),
       beforeDiscovery: async (systemId) => {
         if (add.length === 0) return;
         hostObjectId ??= (await ensureHostObject(gw, inputs, host, identity.hostnqn)).id;
