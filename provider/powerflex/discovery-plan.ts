@@ -137,13 +137,24 @@ function whyNotOurs(input: DiscoveryPlanInput, traddr: string, port: number): st
   return `the address of SDT ${name} has role ${role}, not one of roles`;
 }
 
+/** What one discovery endpoint answered. */
+export interface DiscoveryAnswer {
+  readonly endpoint: DiscoveryEndpoint;
+  /** Entries in its log (0 when it failed). */
+  readonly records: number;
+  /** Why it gave no log, when it failed. */
+  readonly problem?: string;
+  /** It failed with "connection refused": no discovery controller listens there (an answer, unlike a timeout). */
+  readonly refused?: boolean;
+}
+
 /** Why there is no plan to follow. */
 export interface NoPlan {
   readonly reason: string;
   /**
-   * The plan could not be read (discovery cannot run here, no discovery controller answered), as opposed
-   * to: there is none (no volume mapped, an empty log, nothing we may use). Preview must not read an
-   * unread plan as "no change".
+   * The plan could not be read (discovery cannot run here; an endpoint unreachable, timing out or failing
+   * otherwise, and none answering), as opposed to: there is none (no volume mapped, an empty log, no
+   * discovery controller listening, nothing we may use). Preview must not read an unread plan as "no change".
    */
   readonly unread: boolean;
 }
@@ -154,8 +165,8 @@ export function whyNoPlan(facts: {
   readonly mappedVolumes: number;
   /** Whether discovery may run here. */
   readonly canDiscover: boolean;
-  /** Endpoints asked and what each answered (undefined: not asked). */
-  readonly asked?: readonly { readonly endpoint: DiscoveryEndpoint; readonly problem?: string; readonly records: number }[];
+  /** Endpoints asked, in order (undefined: none asked). */
+  readonly asked?: readonly DiscoveryAnswer[];
   /** Planned paths found in the log. */
   readonly planned?: number;
   readonly leftOut?: readonly string[];
@@ -167,9 +178,11 @@ export function whyNoPlan(facts: {
   if (asked.length === 0) return none("there is no discovery endpoint to ask");
   if (asked.every((a) => a.records === 0)) {
     const empty = asked.filter((a) => a.problem === undefined).map((a) => `${a.endpoint.traddr}:${a.endpoint.port}`);
-    const failed = asked.filter((a) => a.problem !== undefined).map((a) => a.problem);
-    if (empty.length === 0) return { reason: `no discovery controller answered: ${failed.join("; ")}`, unread: true };
-    return none(`the discovery log is empty at ${empty.join(", ")} (the array plans no port for this host)${failed.length > 0 ? `; ${failed.join("; ")}` : ""}`);
+    const failed = asked.filter((a) => a.problem !== undefined);
+    const problems = failed.map((a) => a.problem).join("; ");
+    if (empty.length > 0) return none(`the discovery log is empty at ${empty.join(", ")} (the array plans no port for this host)${problems ? `; ${problems}` : ""}`);
+    if (failed.every((a) => a.refused)) return none(`no discovery controller listens at the SDTs' discovery ports: ${problems}`);
+    return { reason: `no discovery controller answered: ${problems}`, unread: true };
   }
   if (facts.planned === 0) {
     const why = facts.leftOut && facts.leftOut.length > 0 ? `: ${facts.leftOut.join("; ")}` : "";

@@ -1,10 +1,11 @@
 import type { Inputs } from "../pulumi/inputs";
 import { isSubsystemRecord, type DiscoveryRecord } from "../host/nvme/discover";
 import type { HostIdentity } from "../host/nvme/hostid";
+import { NvmeCommandError } from "../host/nvme/cli";
 import type { PathIdentity } from "../host/nvme/identity";
 import { printable } from "../printable";
 import { placementOf } from "./placement";
-import { DEFAULT_PATH_SOURCE, MAX_REFERRALS, pathsFromDiscovery, referralsOf, whyNoPlan, type DiscoveryEndpoint, type DiscoveryPlan, type NoPlan, type PathSource } from "./discovery-plan";
+import { DEFAULT_PATH_SOURCE, MAX_REFERRALS, pathsFromDiscovery, referralsOf, whyNoPlan, type DiscoveryAnswer, type DiscoveryEndpoint, type DiscoveryPlan, type NoPlan, type PathSource } from "./discovery-plan";
 import { planPaths, subsystemNqnOf, type PathPlan, type PlannedPath, type PowerFlexClient, type Sdt, type SkippedSdt, type System } from ".";
 
 /**
@@ -199,8 +200,8 @@ async function readDiscoveryLog(
   endpoints: readonly DiscoveryEndpoint[],
   host: HostIdentity,
   discover: NonNullable<TargetOptions["discover"]>,
-): Promise<{ asked: { endpoint: DiscoveryEndpoint; problem?: string; records: number }[]; records: DiscoveryRecord[]; warnings: string[] }> {
-  const asked: { endpoint: DiscoveryEndpoint; problem?: string; records: number }[] = [];
+): Promise<{ asked: DiscoveryAnswer[]; records: DiscoveryRecord[]; warnings: string[] }> {
+  const asked: DiscoveryAnswer[] = [];
   const records: DiscoveryRecord[] = [];
   const warnings: string[] = [];
   const visited = new Set<string>();
@@ -215,7 +216,7 @@ async function readDiscoveryLog(
         break;
       }
     } catch (err) {
-      asked.push({ endpoint, problem: (err as Error).message, records: 0 });
+      asked.push({ endpoint, problem: (err as Error).message, records: 0, refused: err instanceof NvmeCommandError && err.failure.class === "refused" });
     }
   }
   const queue = referralsOf(records).filter((e) => !visited.has(id(e)));

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import { defaultTopology, systemNqnOf } from "../../provider/tools/emulator";
 import { startWorld, type World } from "../../provider/tools/demo/world";
 
@@ -93,16 +94,24 @@ describe("pathSource (provider over gRPC: the array's plan from nvme discover, o
     assert.deepEqual(w.sim.controllers(), []);
   });
 
-  it("a plan preview cannot read shows as an update, saying why, rather than as no change", async () => {
-    const refuse = () => w.sim.updateKnobs((k) => ({ ...k, discovery: {} })); // every discovery controller refuses
+  it("a plan preview cannot read shows as an update, saying why, rather than as no change; a refusing discovery port is no plan", async () => {
+    const refuse = () => w.sim.updateKnobs((k) => ({ ...k, discovery: {} })); // nothing listens on the discovery ports
     w.emulator.state.mappingListeners.push(refuse);
     await w.stack.up({ a: args() });
     assert.deepEqual(held(w), ALL, "no plan: every SDT address");
+    assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "same" }], "refused again: up would do the same");
+
+    // nvme-cli gone from the host: discovery cannot run, so the plan is unknown (not: there is none).
+    const nvme = w.sim.settings.nvmeCli;
+    fs.renameSync(nvme, `${nvme}.away`);
     const from = w.host.stdout.length;
-    assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "update" }], "the held paths equal the fallback, yet the plan is unknown");
-    assert.match(said(w, from), /warning: preview could not read PowerFlex's plan for this host \(no discovery controller answered: nvme discover at .*refused.*\), so it shows an update rather than guess "no change"/s);
-    await w.stack.up({ a: args() });
-    assert.deepEqual(held(w), ALL, "up reads it again: still none, nothing moves");
+    try {
+      assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "update" }], "the held paths equal the fallback, yet the plan is unknown");
+    } finally {
+      fs.renameSync(`${nvme}.away`, nvme);
+    }
+    assert.match(said(w, from), /warning: preview could not read PowerFlex's plan for this host \(no discovery controller answered: nvme discover at 192\.0\.2\.11:8009 .*\), so it shows an update rather than guess "no change"/s);
+
     w.emulator.state.mappingListeners.pop();
     servePlan();
     assert.deepEqual(await w.stack.preview({ a: args() }), [{ name: "a", op: "update" }]);
@@ -159,11 +168,11 @@ describe("pathSource (provider over gRPC: the array's plan from nvme discover, o
     await w.stack.destroy();
   });
 
-  it("when no discovery controller answers: every SDT address, and a warning naming the failures", async () => {
+  it("when nothing listens on the discovery ports: every SDT address, and a warning naming the failures", async () => {
     w.emulator.state.mappingListeners.push(() => w.sim.updateKnobs((k) => ({ ...k, discovery: {} })));
     await w.stack.up({ a: args() });
     assert.deepEqual(held(w), ALL);
-    assert.match(said(w), /warning: pathSource "plan": no discovery controller answered: nvme discover at 192\.0\.2\.11:8009 .*; connecting every usable address/);
+    assert.match(said(w), /warning: pathSource "plan": no discovery controller listens at the SDTs' discovery ports: nvme discover at 192\.0\.2\.11:8009 .*refused.*; connecting every usable address/);
     await w.stack.destroy();
   });
 

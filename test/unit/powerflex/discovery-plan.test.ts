@@ -146,10 +146,16 @@ describe("whyNoPlan (when pathSource \"plan\" falls back to every SDT address)",
   it("no discovery here", () => {
     assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: false }), { reason: "nvme discover cannot run here", unread: true });
   });
-  it("every discovery controller failing, naming each problem", () => {
-    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0 }, { endpoint: e2, problem: "timed out", records: 0 }] }), {
+  it("no discovery controller answering, naming each problem: the plan is unread", () => {
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "refused", records: 0, refused: true }, { endpoint: e2, problem: "timed out", records: 0 }] }), {
       reason: "no discovery controller answered: refused; timed out",
       unread: true,
+    });
+  });
+  it("every discovery port refusing the connection: there is no plan (nothing listens), not an unread one", () => {
+    assert.deepEqual(whyNoPlan({ mappedVolumes: 1, canDiscover: true, asked: [{ endpoint: e1, problem: "p1", records: 0, refused: true }, { endpoint: e2, problem: "p2", records: 0, refused: true }] }), {
+      reason: "no discovery controller listens at the SDTs' discovery ports: p1; p2",
+      unread: false,
     });
   });
   it("an empty log, with the failures beside it", () => {
