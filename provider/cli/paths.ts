@@ -5,14 +5,15 @@ import { rolesSchema } from "../pulumi/inputs";
 import { PowerFlexClient, PowerFlexError, planPaths, subsystemNqnOf, type GatewayOptions } from "../powerflex";
 
 /** One line for `powerflex-nvme --help`. */
-export const summary = "list the NVMe/TCP paths an attachment would connect (and the SDTs left out)";
+export const summary = "list the NVMe/TCP paths an attachment may connect (and the SDTs left out)";
 
 const USAGE = `usage: powerflex-nvme paths --protection-domain NAME [--endpoint URL] [--username USER]
                              [--password-env VAR] [--system ID] [--insecure] [--ca-cert FILE]
                              [--role ROLE ...] [--sdt ID|NAME ...] [--json]
 
-Prints the NVMe/TCP paths (SDT addresses with role StorageAndHost or HostOnly, each SDT's nvmePort), the
-subsystem NQN (or why it must come from nvme discover) and every SDT left out with its reason.
+Prints the NVMe/TCP paths an attachment may connect (SDT addresses with role StorageAndHost or HostOnly,
+each SDT's nvmePort), the subsystem NQN (or why it must come from nvme discover) and every SDT left out
+with its reason.
 
   --endpoint URL        gateway URL (or POWERFLEX_ENDPOINT)
   --username USER       gateway user (or POWERFLEX_USERNAME)
@@ -26,13 +27,19 @@ subsystem NQN (or why it must come from nvme discover) and every SDT left out wi
                         resource's roles input; StorageOnly addresses carry SDS-to-SDT traffic, never hosts
   --sdt ID|NAME         only these SDTs (repeatable)
   --json                the last line of stdout is one JSON object (names as the gateway sent them):
-                        {"subsystemNqn": string|null, "subsystemNqnReason"?: string,
+                        {"subsystemNqn": string|null, "subsystemNqnReason"?: string, "source": "all-sdts",
                          "paths": [{"sdtId","sdtName","traddr","trsvcid","discoverySvcid"}],
                          "skipped": [{"sdtId","sdtName","reason"}]}
 
 Paths: every address of role StorageAndHost or HostOnly of each SDT of the protection domain that is
 connected to the MDM, joined, Normal and not in maintenance, at the SDT's nvmePort (4420 when absent);
 an SDT left out, or an address entry that is not usable (not an IP, no ip, no role), is listed with why.
+
+How an attachment chooses among them (its pathSource input): "all-sdts" connects every path listed here.
+"plan" (the default) connects the ones PowerFlex's load balancer plans for the host, which only
+\`nvme discover\` on the host tells, as the host's NQN, and only once a volume is mapped to it; this
+command runs on no host and has no host identity, so it lists the candidates the plan is chosen from
+(and what "plan" connects when there is no plan, with a warning).
 `;
 
 function truthyEnv(v: string | undefined): boolean {
@@ -128,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       const out = {
         subsystemNqn: nqn.nqn,
         ...(nqn.nqn === null ? { subsystemNqnReason: nqn.reason } : {}),
+        source: "all-sdts",
         paths: plan.paths.map((p) => ({ sdtId: p.sdtId, sdtName: p.sdtName, traddr: p.traddr, trsvcid: p.trsvcid, discoverySvcid: p.discoverySvcid })),
         skipped: plan.skipped.map((s) => ({ sdtId: s.sdtId, sdtName: s.sdtName, reason: s.reason })),
       };
@@ -158,6 +166,11 @@ function humanReport(
   lines.push(`System ${printable(systemId)}, protection domain ${printable(pdName)}`);
   lines.push(nqn.nqn !== null ? `Subsystem NQN: ${printable(nqn.nqn)}` : `Subsystem NQN: unknown (${nqn.reason})`);
   lines.push("");
+  lines.push(
+    `Paths: every usable SDT address (pathSource "all-sdts"). With pathSource "plan" (the default) an attachment connects those of`,
+    "them PowerFlex plans for its host: nvme discover on the host, once a volume is mapped to it, tells which.",
+    "",
+  );
   if (plan.paths.length === 0) {
     lines.push("No usable NVMe/TCP path.");
   } else {

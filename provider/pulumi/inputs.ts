@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseVolumeRef } from "../powerflex/volume-ref";
+import { DEFAULT_PATH_SOURCE, PATH_SOURCES } from "../powerflex/discovery-plan";
 import { parseHostKey } from "../host/access/ssh/host-key";
 import { isIp } from "../host/nvme/identity";
 import { connectOptionsSchema, ipSchema, withoutDefaults, type ConnectInputs } from "../host/nvme/connect-options";
@@ -118,6 +119,9 @@ export const inputsSchema = z.strictObject({
   addresses: z
     .array(z.strictObject({ sdt: text("sdt", 64, false), traddr: ipSchema, trsvcid: port.optional() }), { error: "must be a list of {sdt, traddr, trsvcid?}" })
     .optional(),
+  pathSource: z
+    .enum(PATH_SOURCES, { error: 'must be "plan" (the ports PowerFlex plans for the host, from nvme discover) or "all-sdts" (every usable SDT address)' })
+    .optional(),
   host: z
     .strictObject({
       nqn: nqnSchema.optional(),
@@ -155,14 +159,17 @@ export const INPUT_KEYS = Object.keys(inputsSchema.shape) as (keyof Inputs)[];
 
 /**
  * Inputs in the form diff compares: connect options set to the kernel's default are left out (and an
- * empty `connect` with them), so writing one down is no change and reconnects nothing. Pure; also
- * applied to stored inputs, which older versions wrote without it.
+ * empty `connect` with them), and so is the default pathSource, so writing one down is no change and
+ * reconnects nothing. Pure; also applied to stored inputs, which older versions wrote without it.
  */
 export function normalised(inputs: Inputs): Inputs {
-  if (inputs.connect === undefined || inputs.connect === null) return inputs;
-  const { connect, ...rest } = inputs;
-  const kept = withoutDefaults(connect);
-  return Object.keys(kept).length > 0 ? { ...rest, connect: kept } : rest;
+  const { connect, pathSource, ...rest } = inputs;
+  const kept = connect === undefined || connect === null ? {} : withoutDefaults(connect);
+  return {
+    ...rest,
+    ...(pathSource !== undefined && pathSource !== null && pathSource !== DEFAULT_PATH_SOURCE ? { pathSource } : {}),
+    ...(Object.keys(kept).length > 0 ? { connect: kept } : {}),
+  };
 }
 
 export interface CheckFailure {

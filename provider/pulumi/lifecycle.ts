@@ -7,10 +7,12 @@ import type { HostSettings } from "../host/access/access";
 import { sameMachine } from "../host/access/ssh/target";
 import { AttachError } from "../host/engine";
 import { checkInputs, INPUT_KEYS, normalised, UNKNOWN, type Inputs } from "./inputs";
+import { DEFAULT_PATH_SOURCE } from "../powerflex/discovery-plan";
 import { describePath, identityKey, type PathIdentity } from "../host/nvme/identity";
 import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
-import { planTargets, type PlannedTargets } from "../powerflex/targets";
+import { planTargets, type PlannedTargets, type TargetOptions } from "../powerflex/targets";
+import { printable } from "../printable";
 import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, volumeOfHold, waitForNamespaces, withHeld, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
 import { uniquePaths, type Holdings } from "../host/ledger/ended";
 
@@ -45,6 +47,16 @@ function storedInputs(props: Props): Inputs {
 
 function gateway(inputs: Pick<Inputs, "gateway">, host: AttachmentHost) {
   return gatewayFor(inputs, stackConfig, { warn: (m) => host.log(`warning: ${m}`) });
+}
+
+/** `nvme discover` on the attachment's host: a read (on Linux a short-lived discovery controller), never a connect. */
+function discoverOn(host: AttachmentHost): NonNullable<TargetOptions["discover"]> {
+  return (traddr, port, hostnqn, hostid) => host.cli.discover(traddr, port, hostnqn, hostid);
+}
+
+/** Say what the path planning wants the user to know (why no plan was followed, log entries left out). */
+function logWarnings(host: AttachmentHost, targets: PlannedTargets): void {
+  for (const w of targets.warnings) host.log(`warning: ${printable(w)}`);
 }
 
 /** Release paths and tell the user about every controller of ours that was already gone. */
@@ -95,6 +107,36 @@ function warnDrift(host: AttachmentHost, id: PathIdentity, device: string | unde
         `something changed it on the host. \`pulumi up\` does not reconnect for this: write ${d.wanted} back to /sys/class/nvme/${device}/${d.attribute} (kato is read-only), or replace the attachment`,
     );
   }
+}
+
+/**
+ * Refresh: say when PowerFlex now plans other paths than the ones we hold (the load balancer recalculated:
+ * an SDT added or removed, a network changed). Refresh changes no path; `pulumi up` moves to the plan.
+ */
+async function warnPlanMoved(host: AttachmentHost, inputs: Inputs, state: State, held: readonly StatePath[], mappedVolumes: number): Promise<void> {
+  let targets: PlannedTargets;
+  try {
+    targets = await planTargets(gateway(inputs, host).client, inputs, { hostnqn: state.hostNqn, hostid: state.hostId }, {
+      knownSubsystemNqn: state.subsystemNqn,
+      discover: discoverOn(host),
+      mappedVolumes: () => mappedVolumes,
+    });
+  } catch (err) {
+    host.log(`warning: could not compare the paths held with PowerFlex's plan: ${printable((err as Error).message)}`);
+    return;
+  }
+  logWarnings(host, targets);
+  if (targets.noPlan?.unread) return; // said why; comparing with the fallback would name paths the plan may not
+  const have = new Set(held.map((p) => identityKey(identityOf(p))));
+  const want = new Set(targets.paths.map((p) => identityKey(p.identity)));
+  const toConnect = targets.paths.filter((p) => !have.has(identityKey(p.identity))).map((p) => describePath(p.identity));
+  const toDrop = held.filter((p) => !want.has(identityKey(identityOf(p)))).map((p) => describePath(identityOf(p)));
+  if (toConnect.length === 0 && toDrop.length === 0) return;
+  host.log(
+    `warning: the paths ${targets.source === "plan" ? "PowerFlex plans for this host" : "to connect"} differ from the ones held: ` +
+      `to connect ${toConnect.join(", ") || "none"}; to drop ${toDrop.join(", ") || "none"}. ` +
+      "`pulumi up` moves to them, connecting the new paths before it releases the old",
+  );
 }
 
 /** How long a namespace may take to appear after a mapping (or to go after an unmap). */
@@ -235,26 +277,40 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     }
     if (identity.hostnqn !== state.hostNqn || identity.hostid !== state.hostId) replaces.push("host");
     if (!sameHost(settingsFor(inputs), state.hostSettings)) replaces.push("hostAccess");
+    const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
     let targets: PlannedTargets;
     try {
-      targets = await planTargets(gateway(inputs, host).client, inputs, identity, { knownSubsystemNqn: state.subsystemNqn });
+      // Reading the plan connects nothing. Only volumes that stay mapped count: preview maps nothing.
+      targets = await planTargets(gateway(inputs, host).client, inputs, identity, {
+        knownSubsystemNqn: state.subsystemNqn,
+        discover: discoverOn(host),
+        mappedVolumes: () => v.keep.length,
+      });
     } catch (err) {
       throw new Error(
         `cannot compare with PowerFlex: ${(err as Error).message}. Preview asks the gateway whether SDTs were added ` +
           `or removed; it will not guess "no change".`,
       );
     }
+    logWarnings(host, targets);
     if (targets.systemId !== state.systemId || targets.subsystemNqn !== state.subsystemNqn) replaces.push("system");
     const want = targets.paths.map((p) => identityKey(p.identity)).sort();
     const have = state.paths.map((p) => identityKey(identityOf(p))).sort();
     const pathsChanged = !isDeepStrictEqual(want, have);
     const inputsChanged = !isDeepStrictEqual(storedInputs(olds), inputsOf(inputs));
-    const v = volumeChanges(state.mappedVolumes, inputs.volumes ?? []);
+    // A plan we could not read may have moved: show an update (up reads it again) rather than guess "no change".
+    const planUnread = targets.noPlan?.unread === true;
+    if (planUnread) {
+      host.log(
+        `warning: preview could not read PowerFlex's plan for this host (${printable(targets.noPlan!.reason)}), so it shows an update rather than guess "no change"; ` +
+          "`pulumi up` reads the plan again, and changes nothing if it has not moved (pathSource \"all-sdts\" connects every SDT address without discovery)",
+      );
+    }
     const volumesChanged = v.add.length > 0 || v.drop.length > 0;
     // A volume maps to one host object at a time: with a new identity, the old attachment must unmap first.
     const moveVolumes = replaces.length > 0 && (state.mappedVolumes.length > 0 || (inputs.volumes?.length ?? 0) > 0);
     return {
-      changes: replaces.length > 0 || pathsChanged || inputsChanged || volumesChanged,
+      changes: replaces.length > 0 || pathsChanged || inputsChanged || volumesChanged || planUnread,
       replaces,
       deleteBeforeReplace: moveVolumes,
     };
@@ -272,12 +328,14 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     let targets: PlannedTargets | undefined;
     try {
       targets = await planTargets(gw.client, inputs, identity, {
-        discover: (traddr, port, nqn, id) => host.cli.discover(traddr, port, nqn, id),
+        discover: discoverOn(host),
         beforeDiscovery: async (systemId) => {
           registration = await ensureHostObject(gw, inputs, host, identity.hostnqn);
           volumes = await mapVolumes(gw.client, host.engine, owner, registration.id, systemId, inputs.volumes ?? []);
         },
+        mappedVolumes: () => volumes.length,
       });
+      logWarnings(host, targets);
       paths = await attach(owner, inputs, host, targets);
       const found = await waitForNamespaces(() => host.controllers(), targets.subsystemNqn, volumes, { present: true, timeoutMs: DEVICE_TIMEOUT_MS });
       const state: State = {
@@ -345,6 +403,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     }
     const devices = devicesOf(volumes, namespacesOf(await host.controllers(), state.subsystemNqn, volumes));
     for (const v of volumes) if (!devices.some((d) => d.volumeId === v.volumeId)) host.log(`the device of volume ${v.volumeName} has vanished from this host`);
+    if ((inputs.pathSource ?? DEFAULT_PATH_SOURCE) === "plan" && volumes.length > 0) await warnPlanMoved(host, inputs, state, paths, volumes.length);
     return { id, props: { ...props, paths, mappedVolumes: volumes, devices, schemaVersion: SCHEMA_VERSION }, inputs };
   },
 
@@ -366,12 +425,15 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     let added: HeldVolume[] = [];
     const targets = await planTargets(gw.client, inputs, identity, {
       knownSubsystemNqn: state.subsystemNqn,
+      discover: discoverOn(host),
       beforeDiscovery: async (systemId) => {
         if (add.length === 0) return;
         hostObjectId ??= (await ensureHostObject(gw, inputs, host, identity.hostnqn)).id;
         added = await mapVolumes(gw.client, host.engine, id, hostObjectId, systemId, add);
       },
+      mappedVolumes: () => keep.length + added.length,
     });
+    logWarnings(host, targets);
     const wanted = new Set(targets.paths.map((p) => identityKey(p.identity)));
     if (!isDeepStrictEqual(storedInputs(olds).connect ?? {}, inputs.connect ?? {})) {
       // Options apply to new controllers only: cycle the ones we made, one at a time, so the others carry I/O.

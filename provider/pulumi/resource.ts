@@ -110,7 +110,21 @@ export interface PowerFlexNvmeAttachmentArgs {
   sdts?: pulumi.Input<pulumi.Input<string>[]>;
   /** IP roles to connect to. Default `["StorageAndHost", "HostOnly"]`. */
   roles?: pulumi.Input<pulumi.Input<"StorageAndHost" | "HostOnly">[]>;
+  /**
+   * Addresses to use instead of an SDT's own (NAT, a dedicated host network). With pathSource "plan" the
+   * plan picks the SDTs and these give their addresses: a planned SDT is connected at all of its overrides.
+   */
   addresses?: pulumi.Input<pulumi.Input<AddressArgs>[]>;
+  /**
+   * Which paths to connect. `plan` (default): the ports PowerFlex's load balancer selected for this host,
+   * as `nvme discover` on the host lists them at the SDTs' discovery ports (referrals followed), kept only
+   * where the other inputs allow them (`roles`, `sdts`, SDT state); re-read by preview, refresh and up, so
+   * a recalculated plan shows as a change and `up` connects the new paths before it releases the old.
+   * Without a plan (no volume mapped by this attachment, an empty discovery log, no discovery controller
+   * answering) the paths are those of `all-sdts`, with a warning that says why. `all-sdts`: every
+   * StorageAndHost/HostOnly address of every usable SDT of the protection domain, without discovery.
+   */
+  pathSource?: pulumi.Input<"plan" | "all-sdts">;
   host?: pulumi.Input<HostArgs>;
   connect?: pulumi.Input<ConnectArgs>;
   /**

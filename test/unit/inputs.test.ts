@@ -60,6 +60,7 @@ describe("checkInputs", () => {
     ["volumes", { volumes: [{ volume: "v" }, { volume: "v" }] }, /same volume twice/],
     ["volumes.0.accessMode", { volumes: [{ volume: "v", accessMode: "rw" }] }, /ReadWrite/],
     ["minPaths", { minPaths: 0 }, />= 1/],
+    ["pathSource", { pathSource: "paths" }, /must be "plan" \(the ports PowerFlex plans for the host, from nvme discover\) or "all-sdts"/],
     ["force", { force: "yes" }, /true or false/],
     ["gateway.endpoint", { gateway: { ...GOOD.gateway, endpoint: "https://admin:pw@gw" } }, /without credentials/],
     ["gateway.authFlow", { gateway: { ...GOOD.gateway, authFlow: "basic" } }, /"auto", "gateway" or "manager"/],
@@ -92,6 +93,11 @@ describe("checkInputs", () => {
     const mixed = checkInputs({ ...GOOD, sdts: UNKNOWN, connect: { ctrlLossTmo: UNKNOWN, reconnectDelay: -1 } });
     assert.deepEqual(mixed.failures.map((f) => f.property), ["connect.reconnectDelay"]);
     assert.equal(mixed.inputs, undefined);
+  });
+
+  it('leaves out pathSource "plan" (the default) and keeps "all-sdts"', () => {
+    assert.deepEqual(checkInputs({ protectionDomain: "pd1", pathSource: "plan" }).inputs, { protectionDomain: "pd1" });
+    assert.deepEqual(checkInputs({ protectionDomain: "pd1", pathSource: "all-sdts" }).inputs, { protectionDomain: "pd1", pathSource: "all-sdts" });
   });
 
   it("leaves out connect options set to the kernel's default, and `connect` itself when nothing else is left", () => {

@@ -2,7 +2,7 @@ import type { HostAccess, HostSettings } from "../access/access";
 import { parseConnectOutput } from "./connect-output";
 import { validateConnectOptions, type ConnectInputs, type ConnectOptions } from "./connect-options";
 import { connectOptionEntries } from "./connect-table";
-import { parseDiscover, subsystemRecords, type DiscoveryRecord } from "./discover";
+import { parseDiscover, type DiscoveryRecord } from "./discover";
 import { classifyNvmeFailure, type NvmeFailureClass, type NvmeFailureClassification } from "./failure";
 import { validateHostId, validateNqn } from "./hostid";
 import { canonicalIp, describePath, type PathIdentity } from "./identity";
@@ -156,8 +156,8 @@ export class NvmeCli {
   }
 
   /**
-   * `nvme discover` against a discovery port; returns the I/O subsystem records (subtype `nvme subsystem`),
-   * which name the subsystem NQN when the gateway does not report `systemNqn`.
+   * `nvme discover` against a discovery port; returns every record of the log: the I/O subsystems (subtype
+   * `nvme subsystem`) PowerFlex planned for this host, and referrals to other discovery controllers.
    */
   async discover(traddr: string, port: number, hostnqn: string, hostid: string, opts: { readonly timeoutMs?: number } = {}): Promise<DiscoveryRecord[]> {
     const addr = arg(traddr, "traddr");
@@ -182,7 +182,7 @@ export class NvmeCli {
         argv,
       );
     }
-    return subsystemRecords(parseDiscover(r.stdout));
+    return [...parseDiscover(r.stdout).records];
   }
 }
 

@@ -63,7 +63,12 @@ export function parseDiscover(stdout: string): DiscoveryLog {
   };
 }
 
-/** Records of I/O subsystems (subtype `nvme subsystem`): the ones that name a subsystem NQN to connect to. */
+/** A record of an I/O subsystem (subtype `nvme subsystem`): one that names a subsystem NQN to connect to. */
+export function isSubsystemRecord(r: DiscoveryRecord): boolean {
+  return r.subtype === "nvme subsystem";
+}
+
+/** Records of I/O subsystems ({@link isSubsystemRecord}). */
 export function subsystemRecords(log: DiscoveryLog): DiscoveryRecord[] {
-  return log.records.filter((r) => r.subtype === "nvme subsystem");
+  return log.records.filter(isSubsystemRecord);
 }

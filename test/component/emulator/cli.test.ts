@@ -88,6 +88,8 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
       });
       assert.equal(human.code, 0, human.stderr);
       assert.match(human.stdout, /192\.0\.2\.11\s+4420/);
+      assert.match(human.stdout, /every usable SDT address \(pathSource "all-sdts"\)\. With pathSource "plan" \(the default\)/);
+      assert.equal(out.source, "all-sdts");
       assert.match(human.stdout, /sdt-3 \(a1b2c3d400000003\): in maintenance/);
 
       const bad = await paths(["--endpoint", r.info.url, "--username", "admin", "--protection-domain", "gold"], { POWERFLEX_PASSWORD: r.info.password });
@@ -152,7 +154,8 @@ describe("CLI: powerflex-nvme emulator + powerflex-nvme paths", function () {
     it("--help documents every --json field (sdtName, discoverySvcid, subsystemNqnReason)", async () => {
       const res = await paths(["--help"], {});
       assert.equal(res.code, 0);
-      for (const field of ["sdtId", "sdtName", "traddr", "trsvcid", "discoverySvcid", "subsystemNqnReason", "reason"]) assert.match(res.stdout, new RegExp(`"${field}"`), field);
+      for (const field of ["sdtId", "sdtName", "traddr", "trsvcid", "discoverySvcid", "subsystemNqnReason", "reason", "source"]) assert.match(res.stdout, new RegExp(`"${field}"`), field);
+      assert.match(res.stdout, /pathSource input.*"plan" \(the default\).*nvme discover` on the host/s);
       assert.doesNotMatch(res.stdout, /"address"/);
     });
 

@@ -100,7 +100,7 @@ describe("NvmeCli against the simulated host", function () {
     assert.deepEqual(sim.calls(), []);
   });
 
-  it("discover returns the nvme subsystem records", async () => {
+  it("discover returns every record of the log (1.x subtype text): subsystems and referrals", async () => {
     const sim = createSimHost(dir, { version: "1.16" });
     sim.updateKnobs((k) => ({
       ...k,
@@ -108,11 +108,15 @@ describe("NvmeCli against the simulated host", function () {
         "10.0.0.1:8009": [
           { subtype: "current discovery subsystem", trsvcid: "8009", subnqn: "nqn.2014-08.org.nvmexpress.discovery", traddr: "10.0.0.1" },
           { subtype: "nvme subsystem", trsvcid: "4420", subnqn: NQN, traddr: "10.0.0.1" },
+          { subtype: "discovery subsystem referral", trsvcid: "8009", subnqn: "nqn.2014-08.org.nvmexpress.discovery", traddr: "10.0.0.2" },
         ],
       },
     }));
     const cli = new NvmeCli(host, sim.settings);
-    assert.deepEqual((await cli.discover("10.0.0.1", 8009, DEFAULT_SIM_HOSTNQN, DEFAULT_SIM_HOSTID)).map((r) => r.subnqn), [NQN]);
+    assert.deepEqual(
+      (await cli.discover("10.0.0.1", 8009, DEFAULT_SIM_HOSTNQN, DEFAULT_SIM_HOSTID)).map((r) => [r.subtype, r.traddr]),
+      [["unrecognized", "10.0.0.1"], ["nvme subsystem", "10.0.0.1"], ["discovery subsystem", "10.0.0.2"]],
+    );
     await assert.rejects(cli.discover("10.0.0.2", 8009, DEFAULT_SIM_HOSTNQN, DEFAULT_SIM_HOSTID), /refused/);
   });
 });
