@@ -47,7 +47,7 @@ describe("pathSource (provider over gRPC: the array's plan from nvme discover, o
   beforeEach(async () => {
     w = await startWorld({ emulator: { topology: sixPorts() } });
     nqn = systemNqnOf([...w.emulator.state.systems.values()][0]);
-    // The world serves every address once a volume is mapped; the plan of this test wins after it.
+    // The world's simulated host asks the emulator's load balancer; this test's static plan wins over it.
     w.emulator.state.mappingListeners.push(() => servePlan());
     plan(["192.0.2.11", "203.0.113.12"]);
   });
@@ -169,7 +169,7 @@ describe("pathSource (provider over gRPC: the array's plan from nvme discover, o
   });
 
   it("when nothing listens on the discovery ports: every SDT address, and a warning naming the failures", async () => {
-    w.emulator.state.mappingListeners.push(() => w.sim.updateKnobs((k) => ({ ...k, discovery: {} })));
+    w.emulator.state.mappingListeners.push(() => w.sim.updateKnobs((k) => ({ ...k, discovery: {}, discoveryFrom: undefined })));
     await w.stack.up({ a: args() });
     assert.deepEqual(held(w), ALL);
     assert.match(said(w), /warning: pathSource "plan": no discovery controller listens at the SDTs' discovery ports: nvme discover at 192\.0\.2\.11:8009 .*refused.*; connecting every usable address/);
