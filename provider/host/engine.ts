@@ -9,7 +9,7 @@ import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { readHostAttributes, OldKernelError } from "./nvme/kernel-support";
 import { deleteControllerObject } from "./nvme/delete";
 import { readControllers } from "./nvme/sysfs";
-import { controllersOf, guardInUse, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
+import { controllersOf, guardInUse, inScope, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
  * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
@@ -195,6 +195,24 @@ export class NvmeEngine {
     const observed = await this.deps.readControllers(scope);
     if (reconcilePending(tx.ledger, observed, this.now(), scope).length > 0) await tx.save();
     return observed;
+  }
+
+  /**
+   * What a release needs to see: the objects the ledger names for `paths`, read by name, so a delete beside
+   * a thousand controllers reads a directory or two. The scope is scanned as {@link scan} does when that
+   * cannot decide: an intent or orphan in it to settle, a record without a name, or a recorded object gone
+   * (its look-alikes are named in the warning).
+   */
+  private async scanRecorded(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
+    const scope = scopeOf(paths);
+    const records = paths.flatMap((p) => recordOf(tx.ledger, p) ?? []);
+    const unsettled = Object.values(tx.ledger.paths).some((r) => inScope(r.identity, scope) && (r.pending !== undefined || r.owners.length === 0));
+    const devices = records.flatMap((r) => (r.device === undefined ? [] : [r.device]));
+    if (!unsettled && devices.length === records.length) {
+      const observed = await this.deps.readControllers({ ...scope, devices });
+      if (records.every((r) => recordedController(observed, r) !== undefined)) return observed;
+    }
+    return this.scan(tx, paths);
   }
 
   /**
@@ -456,7 +474,7 @@ export class NvmeEngine {
    */
   async release(owner: string, paths: readonly PathIdentity[], options: { readonly force?: boolean } = {}): Promise<ReleaseResult> {
     return this.store.transact(async (tx) => {
-      const scanned = await this.scan(tx, paths);
+      const scanned = await this.scanRecorded(tx, paths);
       const judged = await this.guarded(paths, scanned, (observed) => planRelease({ release: paths, observed, ledger: tx.ledger, owner, force: options.force ?? false }));
       const refusals = judged.plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
