@@ -72,6 +72,9 @@ export class LocalHost implements HostAccess {
         total += bytesRead;
         if (total > MAX_FILE_BYTES) throw tooLarge(file);
         chunks.push(chunk.subarray(0, bytesRead));
+        // Less than a file with a size asked for is its end (sysfs hands an attribute over in one read):
+        // spare the read that would return 0. procfs shows no size, so it is read until 0.
+        if (st.size > 0 && bytesRead < size) break;
       }
       return Buffer.concat(chunks).toString("utf8");
     } finally {
