@@ -4,12 +4,12 @@ import { dropHoldings, EndedOwnerError, endOwner, holdingsOf, refuseEnded, reope
 import { LedgerStore, type LedgerTransaction } from "./ledger/store";
 import { NvmeCli } from "./nvme/cli";
 import type { ConnectOptions } from "./nvme/connect-options";
-import type { FabricsController } from "./nvme/controller";
+import type { ControllerScope, FabricsController } from "./nvme/controller";
 import { describePath, identityKey, type PathIdentity } from "./nvme/identity";
 import { readHostAttributes, OldKernelError } from "./nvme/kernel-support";
 import { deleteControllerObject } from "./nvme/delete";
 import { controllerNames, readControllers } from "./nvme/sysfs";
-import { controllersOf, guardInUse, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
+import { controllersOf, guardInUse, inScope, planAttach, planRelease, reconcilePending, recordedController, settleConnect, type Action } from "./plan";
 
 /**
  * The host engine: the procedure an operator would follow, with the planner deciding and the adapters
@@ -32,8 +32,8 @@ export interface EngineDeps {
   readonly host: HostAccess;
   readonly settings: HostSettings;
   readonly driver: NvmeDriver;
-  /** With `subsysnqn`, controllers of other subsystems may be left out (read no further than that file). */
-  readonly readControllers: (only?: { readonly subsysnqn?: string; readonly devices?: readonly string[] }) => Promise<FabricsController[]>;
+  /** Controllers outside the scope may be left out (read no further than its attributes); `devices`: only these names. */
+  readonly readControllers: (only?: ControllerScope & { readonly devices?: readonly string[] }) => Promise<FabricsController[]>;
   /** How long a deleted controller may take to go (ms); default 30 000. The kernel deletes before the write returns. */
   readonly goneTimeoutMs?: number;
   readonly now?: () => Date;
@@ -141,6 +141,14 @@ function subsystemOf(paths: readonly PathIdentity[]): { subsysnqn?: string } {
   return nqns.size === 1 ? { subsysnqn: [...nqns][0] } : {};
 }
 
+/**
+ * The controllers that can be `paths` (their subsystem and host NQNs): all that judging by identity needs.
+ * The in-use guard needs more (another host NQN's live path may carry the namespace): see {@link guarded}.
+ */
+function scopeOf(paths: readonly PathIdentity[]): ControllerScope {
+  return { ...subsystemOf(paths), hostnqns: [...new Set(paths.map((p) => p.hostnqn))] };
+}
+
 /** Whether the controller reached its target: `live`, else `connecting` (new, connecting, resetting). */
 function liveness(ctrl: FabricsController): "live" | "connecting" {
   return ctrl.state === "live" ? "live" : "connecting";
@@ -149,6 +157,13 @@ function liveness(ctrl: FabricsController): "live" | "connecting" {
 /** The kernel object as the ledger records it. */
 function objectOf(ctrl: FabricsController): ControllerObject {
   return { device: ctrl.device, ...(ctrl.cntlid !== undefined ? { cntlid: ctrl.cntlid } : {}), ...(ctrl.inode !== undefined ? { inode: ctrl.inode } : {}) };
+}
+
+/** A release plan and the scan it was made on; `whole`: the scan read the whole subsystem, not just the scope. */
+interface Judged {
+  readonly plan: Action[];
+  readonly observed: readonly FabricsController[];
+  readonly whole: boolean;
 }
 
 export class NvmeEngine {
@@ -173,10 +188,45 @@ export class NvmeEngine {
    * may carry a thousand controllers of other users, and none of them can be ours to act on here.
    */
   private async scan(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
-    const only = subsystemOf(paths);
-    const observed = await this.deps.readControllers(only);
-    if (reconcilePending(tx.ledger, observed, this.now(), only.subsysnqn).length > 0) await tx.save();
+    const scope = scopeOf(paths);
+    const observed = await this.deps.readControllers(scope);
+    if (reconcilePending(tx.ledger, observed, this.now(), scope).length > 0) await tx.save();
     return observed;
+  }
+
+  /**
+   * What a release needs to see: the objects the ledger names for `paths`, read by name, so a delete beside
+   * a thousand controllers reads a directory or two. The scope is scanned as {@link scan} does when that
+   * cannot decide: an intent or orphan in it to settle, a record without a name, or a recorded object gone
+   * (its look-alikes are named in the warning).
+   */
+  private async scanRecorded(tx: LedgerTransaction, paths: readonly PathIdentity[]): Promise<FabricsController[]> {
+    const scope = scopeOf(paths);
+    const records = paths.flatMap((p) => recordOf(tx.ledger, p) ?? []);
+    const unsettled = Object.values(tx.ledger.paths).some((r) => inScope(r.identity, scope) && (r.pending !== undefined || r.owners.length === 0));
+    const devices = records.flatMap((r) => (r.device === undefined ? [] : [r.device]));
+    if (!unsettled && devices.length === records.length) {
+      const observed = await this.deps.readControllers({ ...scope, devices });
+      if (records.every((r) => recordedController(observed, r) !== undefined)) return observed;
+    }
+    return this.scan(tx, paths);
+  }
+
+  /**
+   * `plan(observed)` judged on the scope's controllers alone, and again on the whole subsystem when that
+   * refuses a disconnect: a refusal may be lifted by a live path of another host NQN, never an allowance
+   * taken back (more paths left can only carry more), so the thousand controllers of other users are read
+   * only when something is in use.
+   */
+  private async guarded(
+    paths: readonly PathIdentity[],
+    observed: readonly FabricsController[],
+    plan: (observed: readonly FabricsController[]) => Action[],
+  ): Promise<Judged> {
+    const first = plan(observed);
+    if (!first.some((a) => a.kind === "refuse-in-use")) return { plan: first, observed, whole: false };
+    const whole = await this.deps.readControllers(subsystemOf(paths));
+    return { plan: plan(whole), observed: whole, whole: true };
   }
 
   private now(): Date {
@@ -207,10 +257,12 @@ export class NvmeEngine {
       // ones gain nothing, and a connect's timeout then measures its own attempt, not a queue of ours.
       const outcomes: Awaited<ReturnType<NvmeDriver["connect"]>>[] = [];
       for (const a of connects) outcomes.push(await this.deps.driver.connect(a.identity, options.connect ?? {}));
-      const after = connects.length > 0 ? await this.deps.readControllers(subsystemOf(unique)) : observed;
+      const after = connects.length > 0 ? await this.deps.readControllers(scopeOf(unique)) : observed;
       // A host without any fabrics controller could not tell before: our own connects tell now.
       if (hostAttributes === "unknown" && connects.length > 0 && (await readHostAttributes(this.deps.host, this.deps.settings, after)) === "absent") {
-        throw new OldKernelError(this.deps.host.description, await this.undoUnidentifiable(tx, connects, outcomes, after));
+        // Without a hostnqn attribute no controller is in a host NQN's scope: look at the whole subsystem.
+        const made = await this.deps.readControllers(subsystemOf(unique));
+        throw new OldKernelError(this.deps.host.description, await this.undoUnidentifiable(tx, connects, outcomes, made));
       }
 
       const held: AttachedPath[] = [];
@@ -347,14 +399,15 @@ export class NvmeEngine {
     }
     const problems: string[] = [];
     if (made.length === 0) return problems;
-    const observed = await this.deps.readControllers(subsystemOf(made.map((m) => m.identity)));
-    const plan = planRelease({ release: made.map((m) => m.identity), observed, ledger: tx.ledger, owner, force: false });
-    await this.apply(tx, owner, plan, observed, problems, false);
+    const release = made.map((m) => m.identity);
+    const scanned = await this.deps.readControllers(scopeOf(release));
+    const judged = await this.guarded(release, scanned, (observed) => planRelease({ release, observed, ledger: tx.ledger, owner, force: false }));
+    await this.apply(tx, owner, judged, problems, false);
     return problems;
   }
 
   /** Carry out release actions; failures are collected, the ledger keeps what is still true. */
-  private async apply(tx: LedgerTransaction, owner: string, plan: readonly Action[], observed: readonly FabricsController[], problems: string[], force: boolean): Promise<ReleaseResult> {
+  private async apply(tx: LedgerTransaction, owner: string, { plan, observed, whole }: Judged, problems: string[], force: boolean): Promise<ReleaseResult> {
     const disconnected: { identity: PathIdentity; device: string }[] = [];
     const released: PathIdentity[] = [];
     const forgotten: PathIdentity[] = [];
@@ -368,7 +421,7 @@ export class NvmeEngine {
         forgotten.push(a.identity);
         warnings.push(`${describePath(a.identity)}: ${a.reason}; forgotten`);
       } else if (a.kind === "disconnect") {
-        const refused = force ? undefined : await this.inUseNow(a, observed);
+        const refused = force ? undefined : await this.inUseNow(a, observed, whole);
         if (refused) {
           problems.push(`${describePath(a.identity)}: ${refused} (seen just before the delete; nothing was cut)`);
           continue;
@@ -398,15 +451,21 @@ export class NvmeEngine {
    * since the plan was made (and the deletes before this one changed which paths are left). Returns the
    * refusal's reason, or undefined when the delete may go ahead.
    */
-  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>, planned: readonly FabricsController[]): Promise<string | undefined> {
+  private async inUseNow(a: Extract<Action, { kind: "disconnect" }>, planned: readonly FabricsController[], whole: boolean): Promise<string | undefined> {
     // Only the subsystem's controllers the plan saw: a path that came since is not counted on (safe side),
     // and the thousand controllers of other users are not read twice.
     const devices = planned.filter((c) => c.subsysnqn === a.identity.subsysnqn).map((c) => c.device);
-    const observed = await this.deps.readControllers({ ...subsystemOf([a.identity]), devices });
-    const now = observed.find((c) => c.device === a.controller.device && c.cntlid === a.controller.cntlid);
-    if (!now) return undefined; // gone or replaced: the pinned delete will find that out and touch nothing
-    const [checked] = guardInUse([{ ...a, controller: now }], observed, false);
-    return checked.kind === "refuse-in-use" ? checked.reason : undefined;
+    const judge = (observed: readonly FabricsController[]): string | undefined => {
+      const now = observed.find((c) => c.device === a.controller.device && c.cntlid === a.controller.cntlid);
+      if (!now) return undefined; // gone or replaced: the pinned delete will find that out and touch nothing
+      const [checked] = guardInUse([{ ...a, controller: now }], observed, false);
+      return checked.kind === "refuse-in-use" ? checked.reason : undefined;
+    };
+    const refused = judge(await this.deps.readControllers({ ...subsystemOf([a.identity]), devices }));
+    // The plan saw only its scope (nothing was in use then): judge again on the whole subsystem as it is
+    // now, where a live path of another host NQN may carry the namespace.
+    if (refused === undefined || whole) return refused;
+    return judge(await this.deps.readControllers(subsystemOf([a.identity])));
   }
 
   /**
@@ -415,12 +474,12 @@ export class NvmeEngine {
    */
   async release(owner: string, paths: readonly PathIdentity[], options: { readonly force?: boolean } = {}): Promise<ReleaseResult> {
     return this.store.transact(async (tx) => {
-      const observed = await this.scan(tx, paths);
-      const plan = planRelease({ release: paths, observed, ledger: tx.ledger, owner, force: options.force ?? false });
-      const refusals = plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
+      const scanned = await this.scanRecorded(tx, paths);
+      const judged = await this.guarded(paths, scanned, (observed) => planRelease({ release: paths, observed, ledger: tx.ledger, owner, force: options.force ?? false }));
+      const refusals = judged.plan.filter((a): a is Extract<Action, { kind: "refuse-in-use" }> => a.kind === "refuse-in-use");
       if (refusals.length > 0) throw new InUseError(refusals);
       const problems: string[] = [];
-      const result = await this.apply(tx, owner, plan, observed, problems, options.force ?? false);
+      const result = await this.apply(tx, owner, judged, problems, options.force ?? false);
       if (problems.length > 0) {
         throw new Error(`could not disconnect every path we own: ${problems.join("; ")}. The ledger still lists them as ours; run again to retry.`);
       }
@@ -569,7 +628,7 @@ export class NvmeEngine {
    * path is judged by the object the ledger names: a look-alike someone else made is not ours, nor live.
    */
   async observe(owner: string, paths: readonly PathIdentity[]): Promise<PathObservation[]> {
-    const [observed, ledger] = await Promise.all([this.deps.readControllers(subsystemOf(paths)), this.store.read()]);
+    const [observed, ledger] = await Promise.all([this.deps.readControllers(scopeOf(paths)), this.store.read()]);
     return paths.map((id) => {
       const rec = recordOf(ledger, id);
       const held = rec?.owners.includes(owner) ?? false;

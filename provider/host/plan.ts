@@ -1,4 +1,4 @@
-import { usesOf, type FabricsController, type NamespaceUse } from "./nvme/controller";
+import { usesOf, type ControllerScope, type FabricsController, type NamespaceUse } from "./nvme/controller";
 import { describePath, identityKey, isPath, type PathIdentity } from "./nvme/identity";
 import { EXTERNAL, type Ledger, type LedgerRecord } from "./ledger/records";
 
@@ -179,13 +179,13 @@ function carriedElsewhere(ns: NamespaceUse, survivors: readonly FabricsControlle
  * added: its operation never returned, so nobody may know that owner id again. A claimed controller stays
  * recorded as an orphan we made (no owners, `createdBy` an owner): the next attach of that path adopts it
  * and the last owner's release disconnects it. An orphan whose object is gone is forgotten.
- * With `subsysnqn`, `observed` holds only that subsystem's controllers, so only its records are settled.
+ * With a `scope`, `observed` holds only the controllers in it, so only the records in it are settled.
  * Returns the keys it changed (the caller saves the ledger when any did).
  */
-export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], now: Date, subsysnqn?: string): string[] {
+export function reconcilePending(ledger: Ledger, observed: readonly FabricsController[], now: Date, scope: ControllerScope = {}): string[] {
   const changed: string[] = [];
   for (const [key, rec] of Object.entries(ledger.paths)) {
-    if (subsysnqn !== undefined && rec.identity.subsysnqn !== subsysnqn) continue; // not scanned: cannot judge
+    if (!inScope(rec.identity, scope)) continue; // not scanned: cannot judge
     if (rec.pending) {
       const claimed = intentClaim(rec.pending, controllersOf(observed, rec.identity), now);
       if (claimed) {
@@ -205,6 +205,11 @@ export function reconcilePending(ledger: Ledger, observed: readonly FabricsContr
     }
   }
   return changed;
+}
+
+/** Whether a scan limited to `scope` reads the controllers that can be path `id`. */
+export function inScope(id: PathIdentity, scope: ControllerScope): boolean {
+  return (scope.subsysnqn === undefined || id.subsysnqn === scope.subsysnqn) && (scope.hostnqns === undefined || scope.hostnqns.includes(id.hostnqn));
 }
 
 /** The controller an intent made: one of `present` that is newer than the intent, while the intent lasts. */

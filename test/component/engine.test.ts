@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -53,6 +54,29 @@ describe("host engine on the simulated host", function () {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "engine-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a release reads the directory of the object it recorded, not the host's other controllers; a gone object, the scope", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    for (let i = 0; i < 50; i++) sim.addForeignController({ traddr: `10.7.0.${i}`, subsysnqn: `${PURE}${i}` });
+    for (let i = 0; i < 50; i++) sim.addForeignController({ traddr: "10.0.0.1", subsysnqn: NQN, hostnqn: `${OTHER_HOST}-${i}`, hostid: OTHER_HOSTID });
+    const reads: string[] = [];
+    const counting = Object.create(host, { readFile: { value: (p: string, o?: object) => (reads.push(p), host.readFile(p, o)) } }) as LocalHost;
+    const engine = NvmeEngine.on(counting, sim.settings);
+    const [ours] = (await engine.attach("A", [SDT1, SDT2])).paths;
+    await engine.attach("B", [SDT2]);
+    const controllerReads = () => new Set(reads.filter((p) => p.includes("/nvme-fabrics/ctl/")).map((p) => p.split("/ctl/")[1].split("/")[0]));
+    reads.length = 0;
+    await engine.release("A", [SDT1]);
+    assert.deepEqual([...controllerReads()], [ours.device], "only our controller's directory is read");
+    // Ours is gone (someone else's disconnect): the scope is scanned, to name what has the path now.
+    const sdt2 = sim.controllers().find((c) => c.traddr === "10.0.0.2")!;
+    execFileSync(sim.settings.nvmeCli, ["disconnect", "-d", sdt2.device]);
+    reads.length = 0;
+    const r = await engine.release("B", [SDT2]);
+    assert.equal(r.forgotten.length, 0, "B only lets go: A still holds it");
+    assert.equal(controllerReads().size, 101, "its recorded name, then (gone) every controller's hostnqn");
+    assert.deepEqual(sim.deletes().filter((d) => d.by === "delete_controller").map((d) => d.device), [ours.device]);
+  });
 
   for (const version of ["1.16", "2.3", "2.8", "2.11"] as SimVersion[]) {
     it(`${version}: create one, adopt the pre-existing one, share with a second owner, release in any order`, async () => {

@@ -51,6 +51,17 @@ describe("in-use guard (simulated host)", function () {
     assert.deepEqual(sim.deletes().map((d) => d.traddr), ["10.0.0.1"]);
   });
 
+  it("a live path of another host NQN carries the mounted namespace: the last path of ours may go", async () => {
+    // The release reads only its own host NQN's controllers first; a refusal there is judged again on the
+    // whole subsystem, where the other host NQN's path (one native multipath head) carries the mount.
+    const engine = NvmeEngine.on(host, sim.settings);
+    await engine.attach("A", [SDT1]);
+    sim.addForeignController({ traddr: "10.0.0.2", subsysnqn: NQN, hostnqn: "nqn.2014-08.org.nvmexpress:uuid:0d4e8a7c-2f61-4b5e-9d3a-7c1e5b2a9f00" });
+    sim.mount(head(sim), "/srv/db");
+    await engine.release("A", [SDT1]);
+    assert.deepEqual(sim.deletes().map((d) => d.traddr), ["10.0.0.1"]);
+  });
+
   it("a mount that appears after the plan is seen right before the delete", async () => {
     let scans = 0;
     const engine = new NvmeEngine({
@@ -59,13 +70,14 @@ describe("in-use guard (simulated host)", function () {
       driver: new NvmeCli(host, sim.settings),
       readControllers: async (only) => {
         // Scan 3 is the release's plan, scan 4 its re-check right before the delete: mount in between.
+        // The re-check refuses on the plan's scope, so scan 5 judges again on the whole subsystem.
         if (++scans === 4) sim.mount(head(sim), "/srv/db");
         return readControllers(host, sim.settings, only ?? {});
       },
     });
     await engine.attach("A", [SDT1]); // scans 1 and 2 (before and after the connect)
     await assert.rejects(engine.release("A", [SDT1]), /last live path of \/dev\/nvme\d+n1 \(mounted on \/srv\/db\) \(seen just before the delete; nothing was cut\)/);
-    assert.equal(scans, 4);
+    assert.equal(scans, 5);
     assert.deepEqual(sim.deletes(), []);
     assert.equal(sim.controllers().length, 1);
   });

@@ -345,7 +345,7 @@ describe("planner rules", () => {
     const ledger = emptyLedger();
     markPending(ledger, p, ME, new Date(0), new Date(90_000), []);
     markPending(ledger, other, ME, new Date(0), new Date(90_000), []);
-    assert.deepEqual(reconcilePending(ledger, [], new Date(1000), SUBSYS[0]), [identityKey(p)]);
+    assert.deepEqual(reconcilePending(ledger, [], new Date(1000), { subsysnqn: SUBSYS[0] }), [identityKey(p)]);
     assert.equal(ledger.paths[identityKey(p)], undefined);
     assert.ok(ledger.paths[identityKey(other)]?.pending, "an intent of another subsystem waits for a scan that sees it");
   });

@@ -59,16 +59,22 @@ export class LocalHost implements HostAccess {
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw notRegular(file, kindOfMode(st.mode));
-      // procfs reports size 0, so the bound is on what we read, not on st.size.
+      // procfs reports size 0, so the bound is on what we read, not on st.size. sysfs reports a page for
+      // a few bytes of text: a chunk of the reported size (4 KiB when none) keeps each of the thousands of
+      // attribute reads of a scan from allocating and zeroing far more than it reads.
+      const size = st.size > 0 ? Math.min(st.size + 1, MAX_FILE_BYTES + 1) : 4096;
       const chunks: Buffer[] = [];
       let total = 0;
       for (;;) {
-        const chunk = Buffer.alloc(64 * 1024);
+        const chunk = Buffer.allocUnsafe(size); // only the bytes read are kept
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
         if (bytesRead === 0) break;
         total += bytesRead;
         if (total > MAX_FILE_BYTES) throw tooLarge(file);
         chunks.push(chunk.subarray(0, bytesRead));
+        // Less than a file with a size asked for is its end (sysfs hands an attribute over in one read):
+        // spare the read that would return 0. procfs shows no size, so it is read until 0.
+        if (st.size > 0 && bytesRead < size) break;
       }
       return Buffer.concat(chunks).toString("utf8");
     } finally {

@@ -4,6 +4,7 @@ import type { HostAccess, HostSettings } from "../access/access";
 import { UnexpectedFileError } from "../access/files";
 import { stamp, tooNew } from "./format";
 import { dirKey, homeOf, POINTER_FILE } from "./home";
+import { lockLingering } from "./linger";
 import { unsafeStateEntry } from "./safety";
 import { emptyLedger, ledgerSchema, type Ledger } from "./records";
 
@@ -213,7 +214,7 @@ export class LedgerStore {
     // Keyed by the home: every state dir of one host queues on the one host lock.
     return serialize(`${this.host.description}\u0000${this.home}`, async () => {
       await this.checkSafe(); // before creating anything in the dirs
-      const unlock = await this.host.lock(this.lockFile, { timeoutMs: this.lockTimeoutMs });
+      const unlock = await lockLingering(this.host, this.lockFile, this.lockTimeoutMs);
       try {
         await this.checkHome(true);
         const ledger = await this.parse(this.file);

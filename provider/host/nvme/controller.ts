@@ -45,6 +45,17 @@ export function usesOf(ns: NamespaceUse): string[] {
 }
 
 /**
+ * Which controllers a scan reads in full: the others are left out after a read or two (a host may carry a
+ * thousand controllers of other users). Unset fields filter nothing.
+ */
+export interface ControllerScope {
+  /** Only this subsystem's controllers. */
+  readonly subsysnqn?: string;
+  /** Only controllers connected as one of these host NQNs (a path's identity includes its host NQN). */
+  readonly hostnqns?: readonly string[];
+}
+
+/**
  * A fabrics controller as read from sysfs (`/sys/class/nvme-fabrics/ctl/nvmeN/`). sysfs is the truth:
  * nvme-cli output is only ever a hint.
  */

@@ -3,7 +3,7 @@ import type { HostAccess, HostSettings } from "../access/access";
 import { parseSysfsAddress } from "./address";
 import { mapLimit } from "../concurrency";
 import { connectOptionEntries } from "./connect-table";
-import type { ControllerState, FabricsController, NamespaceUse } from "./controller";
+import type { ControllerScope, ControllerState, FabricsController, NamespaceUse } from "./controller";
 import { isPath, type PathIdentity } from "./identity";
 import { mergeMountTables, mountTables, parseMounts, parseSwaps, type MountEntry } from "./mounts";
 
@@ -16,14 +16,14 @@ const NS_DEVICE = /^nvme\d+n\d+$/;
 const OPTION_ATTRIBUTES = connectOptionEntries().flatMap(([, o]) => ("sysfs" in o && o.sysfs ? [o.sysfs] : []));
 const STATES: readonly ControllerState[] = ["new", "live", "resetting", "connecting", "deleting", "deleting (no IO)", "dead"];
 
-export interface ReadControllersOptions {
+/**
+ * `subsysnqn` and `hostnqns` are cheap pre-filters, each one attribute read before anything else:
+ * controllers they reject are not read further. This is what keeps a lookup fast among a thousand
+ * foreign controllers (and among the hundred other attachments' controllers of one subsystem).
+ */
+export interface ReadControllersOptions extends ControllerScope {
   /** Attribute reads in flight at once. Default 64. */
   readonly concurrency?: number;
-  /**
-   * Cheap pre-filter on the subsystem NQN, read before anything else: controllers it rejects are not read
-   * further. This is what keeps a lookup fast among a thousand foreign controllers.
-   */
-  readonly subsysnqn?: string;
   /** Read only these controller names (those gone are left out): a second look at what a scan found. */
   readonly devices?: readonly string[];
   /** Read namespaces, mounts and holders (default true). */
@@ -210,16 +210,21 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
   const { host, settings } = ctx;
   const dir = path.posix.join(settings.sysfsRoot, "class", "nvme-fabrics", "ctl", device);
   const read = (attr: string) => host.readFile(path.posix.join(dir, attr)).then(clean);
+  let hostnqn: string | undefined;
+  if (options.hostnqns !== undefined) {
+    hostnqn = await read("hostnqn");
+    if (hostnqn === undefined || !options.hostnqns.includes(hostnqn)) return undefined;
+  }
   let subsysnqn: string | undefined;
   if (options.subsysnqn !== undefined) {
     subsysnqn = await read("subsysnqn");
     if (subsysnqn !== options.subsysnqn) return undefined;
   }
-  const [[transport, address, nqn, hostnqn, hostid, state, cntrltype, cntlid, inode], shown] = await Promise.all([Promise.all([
+  const [[transport, address, nqn, hnqn, hostid, state, cntrltype, cntlid, inode], shown] = await Promise.all([Promise.all([
     read("transport"),
     read("address"),
     subsysnqn === undefined ? read("subsysnqn") : Promise.resolve(subsysnqn),
-    read("hostnqn"),
+    hostnqn === undefined ? read("hostnqn") : Promise.resolve(hostnqn),
     read("hostid"),
     read("state"),
     read("cntrltype"),
@@ -234,7 +239,7 @@ async function readOne(ctx: ScanContext, device: string, options: ReadController
     address: address ?? "",
     addressFields,
     subsysnqn: nqn ?? "",
-    hostnqn: hostnqn ?? "",
+    hostnqn: hnqn ?? "",
     hostid: (hostid ?? "").toLowerCase(),
     state: toState(state),
     cntrltype: cntrltype ?? "io",
@@ -283,7 +288,7 @@ export async function readController(
   host: HostAccess,
   settings: HostSettings,
   device: string,
-  options: Omit<ReadControllersOptions, "subsysnqn"> = {},
+  options: Omit<ReadControllersOptions, "subsysnqn" | "hostnqns"> = {},
 ): Promise<FabricsController | undefined> {
   return readOne(scanContext(host, settings, options.concurrency ?? 64), device, options);
 }
@@ -301,8 +306,8 @@ export async function findControllers(
   host: HostAccess,
   settings: HostSettings,
   id: PathIdentity,
-  options: Omit<ReadControllersOptions, "subsysnqn"> = {},
+  options: Omit<ReadControllersOptions, "subsysnqn" | "hostnqns"> = {},
 ): Promise<FabricsController[]> {
-  const found = await readControllers(host, settings, { ...options, subsysnqn: id.subsysnqn });
+  const found = await readControllers(host, settings, { ...options, subsysnqn: id.subsysnqn, hostnqns: [id.hostnqn] });
   return found.filter((c) => isPath(c, id));
 }

@@ -127,4 +127,21 @@ describe("sysfs reader on a simulated host", () => {
     const addressReads = reads.filter((p) => p.endsWith("/address"));
     assert.equal(addressReads.length, 1, `address read of foreign controllers: ${addressReads.length}`);
   });
+
+  it("reads no further than the host NQN of the subsystem's controllers connected as other host NQNs", async () => {
+    const sim = createSimHost(dir, { version: "2.11" });
+    // A hundred other attachments (each its own host NQN) on the same subsystem, and ours.
+    for (let i = 0; i < 100; i++) {
+      sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: NQN, hostnqn: `nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-${String(i).padStart(12, "0")}` });
+    }
+    sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: NQN });
+    const reads: string[] = [];
+    const counting = Object.create(host, {
+      readFile: { value: (p: string) => (reads.push(p), host.readFile(p)) },
+    }) as typeof host;
+    const found = await findControllers(counting, sim.settings, id("10.9.9.9"));
+    assert.deepEqual(found.map((c) => c.device), ["nvme100"]);
+    assert.equal(reads.filter((p) => !p.endsWith("/hostnqn")).length, reads.filter((p) => p.includes("/nvme100/")).length - 1, "only nvme100 is read beyond its hostnqn");
+    assert.equal(reads.filter((p) => p.endsWith("/address")).length, 1);
+  });
 });
