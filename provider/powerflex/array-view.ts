@@ -30,7 +30,7 @@ export interface ArrayView<C extends HostConnection> {
   readonly connections: readonly ConnectionView<C>[];
   /** Connections PowerFlex lists with `isAssigned: false`: accepted, not planned. */
   readonly notAssigned: readonly C[];
-  /** Ports PowerFlex assigned (`isAssigned: true`) with no connection of the host to them. */
+  /** Ports PowerFlex assigned (`isAssigned: true`, in the SDTs given) with no connection of the host to them. */
   readonly plannedNotConnected: readonly UnconnectedPort[];
   /** Connected system ports (PowerFlex's count, in the SDTs given) beyond the host's `maxNumSysPorts`. */
   readonly overBudget?: { readonly ports: number; readonly maxNumSysPorts: number };
@@ -46,7 +46,7 @@ function addressKey(text: string): string {
 }
 
 /**
- * Compare. `sdtIds`: the SDTs of the protection domain the budget counts (all entries when absent);
+ * Compare. `sdtIds`: the SDTs of the protection domain whose ports are planned and counted (all when absent);
  * `maxNumSysPorts`: the host object's, null when the gateway reports none (no budget check then).
  */
 export function compareWithArray<C extends HostConnection>(
@@ -62,10 +62,10 @@ export function compareWithArray<C extends HostConnection>(
     return seen ? { connection, array: seen } : { connection };
   });
   const hostKeys = new Set(host.map((c) => addressKey(c.traddr)));
-  const plannedNotConnected = array
+  const inDomain = array.filter((c) => options.sdtIds === undefined || (typeof c.sdtId === "string" && options.sdtIds.has(c.sdtId)));
+  const plannedNotConnected = inDomain
     .filter((c) => c.isAssigned === true && typeof c.sysPortIp === "string" && !hostKeys.has(addressKey(c.sysPortIp)))
     .map((c) => ({ sysPortIp: c.sysPortIp!, sdtId: c.sdtId ?? null }));
-  const inDomain = array.filter((c) => options.sdtIds === undefined || (typeof c.sdtId === "string" && options.sdtIds.has(c.sdtId)));
   const ports = new Set(inDomain.flatMap((c) => connectedAt(c) ?? [])).size;
   const max = options.maxNumSysPorts;
   return {

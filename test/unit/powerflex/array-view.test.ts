@@ -53,5 +53,8 @@ describe("array view: the host's connections beside PowerFlex's NvmeController l
     assert.equal(compareWithArray(host, array, { sdtIds: new Set(["sdt1", "sdt2"]), maxNumSysPorts: 3 }).overBudget, undefined);
     assert.equal(compareWithArray(host, array, { maxNumSysPorts: null }).overBudget, undefined, "no budget reported: no check");
     assert.deepEqual(compareWithArray(host, array, { maxNumSysPorts: 3 }).overBudget, { ports: 4, maxNumSysPorts: 3 }, "no SDT set: every entry counts");
+    const elsewhere = [entry("10.0.0.2", { sdtId: "other-pd", isConnected: false })];
+    assert.deepEqual(compareWithArray([], elsewhere, { sdtIds: new Set(["sdt1"]) }).plannedNotConnected, [], "another protection domain's plan is not this one's");
+    assert.equal(compareWithArray([], elsewhere).plannedNotConnected.length, 1);
   });
 });
