@@ -32,12 +32,14 @@ export interface ArrayView<C extends HostConnection> {
   readonly notAssigned: readonly C[];
   /** Ports PowerFlex assigned (`isAssigned: true`, in the SDTs given) with no connection of the host to them. */
   readonly plannedNotConnected: readonly UnconnectedPort[];
+  /** System ports PowerFlex lists connected for the host (in the SDTs given). */
+  readonly connectedPorts: number;
   /** Connected system ports (PowerFlex's count, in the SDTs given) beyond the host's `maxNumSysPorts`. */
   readonly overBudget?: { readonly ports: number; readonly maxNumSysPorts: number };
 }
 
 /** Address text compared as the array and the kernel mean it (IPv6 forms, brackets); raw text when not an address. */
-function addressKey(text: string): string {
+export function addressKey(text: string): string {
   try {
     return canonicalIp(text);
   } catch {
@@ -72,6 +74,7 @@ export function compareWithArray<C extends HostConnection>(
     connections,
     notAssigned: connections.filter((v) => v.array?.isAssigned === false).map((v) => v.connection),
     plannedNotConnected: dedupe(plannedNotConnected),
+    connectedPorts: ports,
     ...(typeof max === "number" && ports > max ? { overBudget: { ports, maxNumSysPorts: max } } : {}),
   };
 }
