@@ -12,11 +12,14 @@ import { describePath } from "../host/nvme/identity";
 import { readControllers } from "../host/nvme/sysfs";
 import { hostStatus, type ControllerStatus, type HostStatus } from "../host/status";
 import { printable } from "../printable";
+import { gatewayOptions } from "../powerflex/gateway";
+import { PowerFlexClient, type GatewayOptions } from "../powerflex";
+import { readPowerFlexStatus, type ControllerArrayView, type PowerFlexStatus } from "./status-powerflex";
 
 /** One line for `powerflex-nvme --help`. */
 export const summary = "show every NVMe-oF controller on this host and which attachment holds it (or foreign)";
 
-const USAGE = `usage: powerflex-nvme status [--json] [--sysfs-root DIR] [--state-dir DIR] [--etc-nvme-dir DIR]
+const USAGE = `usage: powerflex-nvme status [--json] [--powerflex] [--sysfs-root DIR] [--state-dir DIR] [--etc-nvme-dir DIR]
                              [--ssh USER@HOST --ssh-host-key KEY (--ssh-key FILE | --ssh-agent) [--ssh-port N]]
 
 Lists every fabrics controller on this host (from sysfs) with its identity and state, and for each one
@@ -28,6 +31,16 @@ never touched. Only reads: it takes no lock and changes nothing.
                        {"controllers":[{"device","transport","traddr","trsvcid","subsysnqn","hostnqn",
                         "state","owners":[...],"createdBy": string|null}],
                         "ledgerRefused"?: why the ledger could not be trusted (then exit 1)}
+                       with --powerflex, each controller also has "powerflex": {"isAssigned","isConnected",
+                       "sdtId"}|null, and the object "powerflex": {"endpoint","hosts":[{"hostId","hostnqn",
+                       "name","maxNumSysPorts","protectionDomains":[{"id","name","connectedPorts",
+                       "overBudget"}],"plannedNotConnected":[{"sysPortIp","sdtId"}]}],"unknownHostNqns":[...]}
+                       or {"endpoint","error"} when the gateway could not be read (then exit 1)
+  --powerflex          also show PowerFlex's view: per controller of a system's subsystem, whether the array
+                       assigned it (its load balancer planned that port) and sees it connected; ports it
+                       assigned that no controller connects to; connected ports against maxNumSysPorts.
+                       The gateway comes from POWERFLEX_ENDPOINT, POWERFLEX_USERNAME, POWERFLEX_PASSWORD,
+                       POWERFLEX_CA_CERT, POWERFLEX_INSECURE (never a password on the command line)
   --sysfs-root DIR     root of sysfs (default /sys)
   --state-dir DIR      ledger directory (default /run/pulumi-powerflex-nvme)
   --etc-nvme-dir DIR   where hostnqn lives, to mark this host's own NQN (default /etc/nvme)
@@ -58,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         json: { type: "boolean", default: false },
+        powerflex: { type: "boolean", default: false },
         "sysfs-root": { type: "string" },
         "state-dir": { type: "string" },
         "etc-nvme-dir": { type: "string" },
@@ -87,12 +101,29 @@ export async function run(argv: string[]): Promise<number> {
   }
   const ssh = sshOf(values);
   if (typeof ssh === "string") return fail(ssh, 2);
+  let gateway: GatewayOptions | undefined;
+  if (values.powerflex) {
+    const g = gatewayOf(process.env);
+    if (typeof g === "string") return fail(g, 2);
+    gateway = g;
+  }
   const settings = hostSettings({ ...parsed.data, ...(ssh ? { ssh: sshTargetOf(ssh) } : {}) });
   const host = hostAccessFor(settings, { privateKey: ssh?.privateKey });
   try {
-    return await show(host, settings, values.json ?? false, fail);
+    return await show(host, settings, values.json ?? false, gateway, fail);
   } finally {
     await host.close?.();
+  }
+}
+
+/** `--powerflex`'s gateway from the environment, as the provider reads it; or what is missing. */
+function gatewayOf(env: NodeJS.ProcessEnv): GatewayOptions | string {
+  const missing = ["POWERFLEX_ENDPOINT", "POWERFLEX_USERNAME", "POWERFLEX_PASSWORD"].filter((k) => !env[k]);
+  if (missing.length > 0) return `--powerflex reads the gateway from the environment: set ${missing.join(", ")} (and POWERFLEX_CA_CERT or POWERFLEX_INSECURE as the provider takes them)`;
+  try {
+    return gatewayOptions({}, {}, env);
+  } catch (err) {
+    return `--powerflex: ${(err as Error).message}`;
   }
 }
 
@@ -127,7 +158,7 @@ function sshOf(values: Record<string, string | boolean | undefined>) {
   return `--${flag}${shown}: ${issue.message}`;
 }
 
-async function show(host: HostAccess, settings: HostSettings, json: boolean, fail: (msg: string, code: number) => number): Promise<number> {
+async function show(host: HostAccess, settings: HostSettings, json: boolean, gateway: GatewayOptions | undefined, fail: (msg: string, code: number) => number): Promise<number> {
   let root;
   try {
     root = await host.readDir(settings.sysfsRoot);
@@ -153,14 +184,30 @@ async function show(host: HostAccess, settings: HostSettings, json: boolean, fai
   } catch (err) {
     return fail((err as Error).message, 1);
   }
+  const ownNqn = (await host.readFile(path.posix.join(settings.etcNvmeDir, "hostnqn")))?.trim() || undefined;
+  const array = gateway ? await arrayView(gateway, status, ownNqn) : undefined;
   if (json) {
-    process.stdout.write(JSON.stringify({ controllers: status.controllers.map(jsonOf), ...(refused ? { ledgerRefused: refused } : {}) }) + "\n");
+    const controllers = status.controllers.map((c, i) => ({ ...jsonOf(c), ...(array ? { powerflex: "error" in array ? null : array.controllers[i] ?? null } : {}) }));
+    const pf = array && ("error" in array ? array : { endpoint: array.endpoint, hosts: array.hosts, unknownHostNqns: array.unknownHostNqns });
+    process.stdout.write(JSON.stringify({ controllers, ...(refused ? { ledgerRefused: refused } : {}), ...(pf ? { powerflex: pf } : {}) }) + "\n");
   } else {
-    const ownNqn = (await host.readFile(path.posix.join(settings.etcNvmeDir, "hostnqn")))?.trim() || undefined;
-    process.stdout.write(report(status, settings, ownNqn, refused));
+    process.stdout.write(report(status, settings, ownNqn, refused, array));
   }
   if (refused) process.stderr.write(`powerflex-nvme status: ${refused}\n`);
-  return refused ? 1 : 0;
+  if (array && "error" in array) process.stderr.write(`powerflex-nvme status: ${array.error}\n`);
+  return refused || (array && "error" in array) ? 1 : 0;
+}
+
+/** PowerFlex's view, or why it could not be read (gateway text escaped; the client scrubs credentials from it). */
+async function arrayView(gateway: GatewayOptions, status: HostStatus, ownNqn: string | undefined): Promise<PowerFlexStatus | { endpoint: string; error: string }> {
+  const client = new PowerFlexClient(gateway, { warn: (m) => process.stderr.write(`powerflex-nvme status: warning: ${printable(m)}\n`) });
+  try {
+    return await readPowerFlexStatus(client, status.controllers, ownNqn);
+  } catch (err) {
+    return { endpoint: client.endpoint, error: `could not read PowerFlex's view from ${client.endpoint}: ${printable((err as Error).message)}` };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 /** Exactly the documented fields, in order. */
@@ -184,7 +231,31 @@ function table(raw: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined, refused: string | undefined): string {
+/** The POWERFLEX column: what the array says of this connection. */
+function arrayCell(v: ControllerArrayView | null | undefined): string {
+  if (!v) return "-";
+  const assigned = v.isAssigned === true ? "assigned" : v.isAssigned === false ? "NOT assigned" : "assigned: unknown";
+  const connected = v.isConnected === true ? "connected" : v.isConnected === false ? "NOT connected" : "connected: unknown";
+  return `${assigned}, ${connected}`;
+}
+
+/** Lines below the table: each host object's budget and the ports assigned but not connected. */
+function arrayLines(array: PowerFlexStatus | { endpoint: string; error: string }): string[] {
+  if ("error" in array) return ["", `POWERFLEX: ${array.error}`];
+  const lines = ["", `PowerFlex ${array.endpoint} (POWERFLEX: assigned = its load balancer planned that port for the host):`];
+  if (array.hosts.length === 0) lines.push("  no NVMe host object for the host NQNs here");
+  for (const h of array.hosts) {
+    lines.push(`  NVMe host ${h.name ? `${h.name} ` : ""}(id ${h.hostId}) ${h.hostnqn}: maxNumSysPorts ${h.maxNumSysPorts ?? "not reported"}`);
+    for (const d of h.protectionDomains) {
+      lines.push(`    protection domain ${d.name ?? d.id}: ${d.connectedPorts} system port(s) connected${d.overBudget ? `, MORE THAN maxNumSysPorts ${h.maxNumSysPorts}` : ""}`);
+    }
+    for (const p of h.plannedNotConnected) lines.push(`    assigned but not connected: ${p.sysPortIp}${p.sdtId ? ` (SDT ${p.sdtId})` : ""}`);
+  }
+  for (const nqn of array.unknownHostNqns) lines.push(`  no NVMe host object in PowerFlex for ${nqn}`);
+  return lines.map(printable);
+}
+
+function report(status: HostStatus, settings: HostSettings, ownNqn: string | undefined, refused: string | undefined, array?: PowerFlexStatus | { endpoint: string; error: string }): string {
   const lines = [
     ...(settings.ssh ? [`remote host ${settings.ssh.user}@${settings.ssh.host}:${settings.ssh.port} (over SSH)`] : []),
     `host NQN ${ownNqn !== undefined ? printable(ownNqn) : `unknown (${path.posix.join(settings.etcNvmeDir, "hostnqn")} is missing)`}; ledger ${path.posix.join(settings.stateDir, "ledger.json")}`,
@@ -196,9 +267,10 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
     const addr = (c: ControllerStatus) => (c.traddr === null ? "-" : `${c.traddr.includes(":") ? `[${c.traddr}]` : c.traddr}${c.trsvcid === null ? "" : `:${c.trsvcid}`}`);
     lines.push(
       ...table([
-        ["DEVICE", "TRANSPORT", "ADDRESS", "STATE", "SUBSYSTEM NQN", "HOST NQN", "OWNERSHIP"],
-        ...status.controllers.map((c) => [
+        ["DEVICE", "TRANSPORT", "ADDRESS", "STATE", "SUBSYSTEM NQN", "HOST NQN", "OWNERSHIP", ...(array ? ["POWERFLEX"] : [])],
+        ...status.controllers.map((c, i) => [
           c.device, c.transport, addr(c), c.state, c.subsysnqn, c.hostnqn === ownNqn ? "(this host)" : c.hostnqn, ownership(c, refused !== undefined),
+          ...(array ? [arrayCell("error" in array ? undefined : array.controllers[i])] : []),
         ]),
       ]),
     );
@@ -220,6 +292,7 @@ function report(status: HostStatus, settings: HostSettings, ownNqn: string | und
       lines.push(printable(`  ${v.key}: ${v.createdBy === EXTERNAL ? "was mapped before us" : `mapped by ${v.createdBy}`}; held by ${v.owners.join(", ")}`));
     }
   }
+  if (array) lines.push(...arrayLines(array));
   if (refused) lines.push("", `LEDGER REFUSED: ${refused}`);
   return lines.join("\n") + "\n";
 }

@@ -13,6 +13,7 @@ import { optionDrift, type ConnectInputs } from "../host/nvme/connect-options";
 import { identityOf, loadState, SCHEMA_VERSION, type State, type StatePath } from "./state";
 import { planTargets, type PlannedTargets, type TargetOptions } from "../powerflex/targets";
 import { printable } from "../printable";
+import { arrayViewWarnings, compareWithArray } from "../powerflex/array-view";
 import { devicesOf, inUse, mapVolumes, namespacesOf, toUnmap, unmapVolumes, volumeOfHold, waitForNamespaces, withHeld, type HeldVolume, type VolumeSpec } from "../powerflex/volumes";
 import { uniquePaths, type Holdings } from "../host/ledger/ended";
 
@@ -137,6 +138,32 @@ async function warnPlanMoved(host: AttachmentHost, inputs: Inputs, state: State,
       `to connect ${toConnect.join(", ") || "none"}; to drop ${toDrop.join(", ") || "none"}. ` +
       "`pulumi up` moves to them, connecting the new paths before it releases the old",
   );
+}
+
+/**
+ * Refresh: what PowerFlex thinks of the paths we hold (its NvmeController list for our host object, the
+ * host's maxNumSysPorts). It informs and never decides: a read that fails is a warning, and 3.x (no
+ * NVMe/TCP) is not asked.
+ */
+async function warnArrayView(host: AttachmentHost, inputs: Inputs, state: State, held: readonly StatePath[]): Promise<void> {
+  const hostObjectId = state.hostObjectId;
+  if (!hostObjectId) return;
+  let view;
+  try {
+    const client = gateway(inputs, host).client;
+    if (Number((await client.version()).split(".")[0]) < 4) return;
+    const [controllers, hosts, sdts] = await Promise.all([
+      client.listNvmeControllersOfHost(hostObjectId),
+      client.listNvmeHosts(),
+      client.listSdts(state.protectionDomainId),
+    ]);
+    const maxNumSysPorts = hosts.find((h) => h.id === hostObjectId)?.maxNumSysPorts ?? null;
+    view = compareWithArray(held, controllers, { sdtIds: new Set(sdts.map((t) => t.id)), maxNumSysPorts });
+  } catch (err) {
+    host.log(`warning: could not read PowerFlex's view of this host's connections (NvmeController): ${printable((err as Error).message)}; refresh goes on without it`);
+    return;
+  }
+  for (const w of arrayViewWarnings(view, (p) => describePath(identityOf(p)))) host.log(`warning: ${printable(w)}`);
 }
 
 /** How long a namespace may take to appear after a mapping (or to go after an unmap). */
@@ -404,6 +431,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const devices = devicesOf(volumes, namespacesOf(await host.controllers(), state.subsystemNqn, volumes));
     for (const v of volumes) if (!devices.some((d) => d.volumeId === v.volumeId)) host.log(`the device of volume ${v.volumeName} has vanished from this host`);
     if ((inputs.pathSource ?? DEFAULT_PATH_SOURCE) === "plan" && volumes.length > 0) await warnPlanMoved(host, inputs, state, paths, volumes.length);
+    // PowerFlex plans ports only for a host with mapped volumes: without one, every path would read "not assigned".
+    if (volumes.length > 0) await warnArrayView(host, inputs, state, paths);
     return { id, props: { ...props, paths, mappedVolumes: volumes, devices, schemaVersion: SCHEMA_VERSION }, inputs };
   },
 
