@@ -211,6 +211,16 @@ export function addReferral(portId: number, name: string, traddr: string, trsvci
   write(path.join(dir, "enable"), 1);
 }
 
+/** Names of the referrals on port `portId`. */
+export function referrals(portId: number): string[] {
+  return list(path.join(port(portId), "referrals"));
+}
+
+/** Removes a referral (nvmet disables it on removal). */
+export function removeReferral(portId: number, name: string): void {
+  fs.rmdirSync(path.join(port(portId), "referrals", name));
+}
+
 /** Removes port `id` with its subsystem links and referrals (an SDT going away). */
 export function removePort(id: number): void {
   const dir = port(id);

@@ -93,6 +93,11 @@ export class EmulatorState {
    * targets (a namespace appears or goes), as the array's NVMe target does.
    */
   readonly mappingListeners: ((event: MappingEvent) => void)[] = [];
+  /**
+   * Called after each recalculation of the load balancer's plan (a mapping, an SDT, a host's budget or first
+   * connection, the admin's rebalance). The kernel tests bridge it to nvmet, whose discovery then answers the plan.
+   */
+  readonly planListeners: ((plan: { generation: number; hosts: BalancerPlan }) => void)[] = [];
   /** The load balancer's plan, kept between the events that recalculate it (see {@link rebalance}). */
   private kept: BalancerPlan = [];
   /** Recalculations so far: a test can see that one happened (or did not). */
@@ -138,6 +143,7 @@ export class EmulatorState {
       .filter((h) => h.domains.length > 0);
     this.kept = replan({ hosts, portsByDomain, current: this.kept, which });
     this.generation++;
+    for (const l of this.planListeners) l(this.plan());
   }
 
   /** Hosts seen connected now (by the initiators the emulator watches): a host's first connection recalculates its plan. */

@@ -168,6 +168,18 @@ describe("emulator load balancer (kept plan and its events)", () => {
     assert.equal(st.plan().generation, g + 1);
   });
 
+  it("plan listeners hear each recalculation with the plan as kept, and nothing else", () => {
+    const st = new EmulatorState(world([sdt(1), sdt(2), sdt(3)], [{ id: A, max: 2 }]));
+    const heard: string[] = [];
+    st.planListeners.push((p) => heard.push(`${p.generation} ${p.hosts.flatMap((e) => e.ports.map((x) => x.traddr)).join(",")}`));
+    const g = st.plan().generation;
+    st.mapVolume("3bd1f78800000001", A);
+    st.updateSdt("a1b2c3d400000003", { name: "renamed" }); // no event
+    st.addSdt(sdt(0) as never);
+    st.unmapVolume("3bd1f78800000001", A);
+    assert.deepEqual(heard, [`${g + 1} 192.0.2.11,192.0.2.12`, `${g + 2} 192.0.2.10,192.0.2.11`, `${g + 3} `]);
+  });
+
   it("a new maxNumSysPorts recalculates the host's plan", () => {
     const st = new EmulatorState(world([sdt(1), sdt(2), sdt(3)], [{ id: A, max: 2 }]));
     st.mapVolume("3bd1f78800000001", A);
