@@ -42,6 +42,18 @@ function connect(traddr: string): Promise<Timed> {
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
+
+/** Whether a TCP socket in SYN_SENT to `ip` appears (in /proc/net/tcp: kernel sockets too) within `ms`. */
+async function synSent(ip: string, ms: number): Promise<boolean> {
+  const hex = ip.split(".").map((o) => Number(o).toString(16).padStart(2, "0").toUpperCase()).reverse().join("");
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const rows = fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1);
+    if (rows.some((r) => { const f = r.trim().split(/\s+/); return f[2]?.startsWith(`${hex}:`) && f[3] === "02"; })) return true;
+    await sleep(20);
+  }
+  return false;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Delete our own controllers of the test subsystem (all are ours here: the VM is the test's). */
@@ -98,16 +110,23 @@ describe("an SDT that drops SYNs (real kernel, nvme-tcp)", function () {
   it("meanwhile another connect on the host, to a healthy target, waits for it (the kernel's fabrics mutex)", () =>
     keepsOthers(async () => {
       const dropping = connect(SILENT_SDT);
-      await sleep(500);
-      const other = await connect(SDT2);
-      const d = await dropping;
-      note("healthy connect started 0.5 s into a SYN-dropping one took", other.end - other.start);
-      assert.equal(other.rc, 0, other.stderr);
-      assert.notEqual(d.rc, 0);
-      // It could have been done 0.5 s + `alone` after the dropping one started; it ended after that one gave up.
-      assert.ok(other.end >= d.end - 200, `the healthy connect ended ${seconds(d.end - other.end)} s before the dropping one: not serialised`);
-      assert.ok(other.end - other.start >= 2_000, `the healthy connect waited only ${seconds(other.end - other.start)} s`);
-      await disconnectOurs();
+      try {
+        // Start the healthy connect only once the kernel sends the dropped SYN (it holds the mutex then): a
+        // fixed head start is not enough on a loaded machine, where nvme-cli may not have reached the kernel yet.
+        const sent = await synSent(SILENT_SDT, 10_000);
+        assert.ok(sent, `no SYN_SENT socket to ${SILENT_SDT} within 10 s: the dropping connect never reached the kernel`);
+        const other = await connect(SDT2);
+        const d = await dropping;
+        note("healthy connect started while a SYN-dropping one was in the kernel took", other.end - other.start);
+        assert.equal(other.rc, 0, other.stderr);
+        assert.notEqual(d.rc, 0);
+        // Alone it takes `alone`; here it ended only after the dropping one gave up.
+        assert.ok(other.end >= d.end - 200, `the healthy connect ended ${seconds(d.end - other.end)} s before the dropping one: not serialised`);
+        assert.ok(other.end - other.start >= 1_500, `the healthy connect waited only ${seconds(other.end - other.start)} s`);
+      } finally {
+        await dropping;
+        await disconnectOurs();
+      }
     }));
 
   describe("through the engine", () => {
