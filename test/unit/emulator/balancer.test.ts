@@ -1,30 +1,10 @@
 import { strict as assert } from "node:assert";
+import { healthySdt, PD, SYS } from "../../support/six-ports";
 import { choosePorts, EmulatorState, maxSysPortsOf, portKey, sysPortsOf, type SysPort, type TopologyInput } from "../../../provider/tools/emulator";
 
-const SYS = "5fd1a0c900000001";
-const PD = "7a1e9d0000000001";
 const POOL = "b0c1d2e300000001";
-
 /** SDT `n` (1-based) with two StorageAndHost addresses 192.0.2.1n and 198.51.100.1n, healthy. */
-function sdt(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: `a1b2c3d40000000${n}`,
-    name: `sdt-${n}`,
-    protectionDomainId: PD,
-    systemId: SYS,
-    nvmePort: 4420,
-    discoveryPort: 8009,
-    sdtState: "Normal",
-    mdmConnectionState: "Connected",
-    membershipState: "Joined",
-    maintenanceState: "NoMaintenance",
-    ipList: [
-      { ip: `192.0.2.1${n}`, role: "StorageAndHost" },
-      { ip: `198.51.100.1${n}`, role: "StorageAndHost" },
-    ],
-    ...extra,
-  };
-}
+const sdt = (n: number, extra: Record<string, unknown> = {}): Record<string, unknown> => healthySdt(n, extra);
 
 function world(sdts: Record<string, unknown>[], hosts: { id: string; max?: number | string | null }[] = []): TopologyInput {
   return {
