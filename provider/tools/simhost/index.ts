@@ -226,36 +226,18 @@ export function createSimHost(dir: string, options: SimHostOptions): SimHost {
       tree.setState(device, state);
     },
     controllers: () => tree.controllers(),
-    kernelLog: () => {
-      const file = path.join(root, "kmsg");
-      return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
-    },
-    calls: () =>
-      fs
-        .readFileSync(path.join(root, "calls.log"), "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l) as string[]),
-    deletes: () => {
-      const file = path.join(root, "deletes.log");
-      if (!fs.existsSync(file)) return [];
-      return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l) as SimDeletion);
-    },
-    commandTimes: () => {
-      const file = path.join(root, "times.log");
-      if (!fs.existsSync(file)) return [];
-      return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => {
-          const [start, end, command] = JSON.parse(l) as [number, number, string];
-          return { command, start, end };
-        });
-    },
+    kernelLog: () => lines(path.join(root, "kmsg")),
+    calls: () => lines(path.join(root, "calls.log")).map((l) => JSON.parse(l) as string[]),
+    deletes: () => lines(path.join(root, "deletes.log")).map((l) => JSON.parse(l) as SimDeletion),
+    commandTimes: () =>
+      lines(path.join(root, "times.log")).map((l) => {
+        const [start, end, command] = JSON.parse(l) as [number, number, string];
+        return { command, start, end };
+      }),
   };
+}
+
+/** The non-empty lines of a log the simulated commands append to; none while it does not exist. */
+function lines(file: string): string[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
 }

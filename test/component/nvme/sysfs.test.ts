@@ -10,6 +10,13 @@ import { createSimHost } from "../../../provider/tools/simhost";
 import { referenceDir } from "../../unit/nvme/reference";
 
 const host = new LocalHost();
+
+/** `host`, recording every file it reads (to prove a scan reads no further than it must). */
+function countingReads(): { reads: string[]; counting: typeof host } {
+  const reads: string[] = [];
+  const counting = Object.create(host, { readFile: { value: (p: string) => (reads.push(p), host.readFile(p)) } }) as typeof host;
+  return { reads, counting };
+}
 const HOSTNQN = "nqn.2014-08.org.nvmexpress:uuid:db6c0bed-3fda-4bda-ad73-51b8d29506ab";
 const HOSTID = "d24b6553-aa97-4c7c-aa4c-b51c022d8b7b";
 const NQN = "nqn.2014-08.org.example:storage1";
@@ -118,10 +125,7 @@ describe("sysfs reader on a simulated host", () => {
     }
     sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: NQN });
     // How fast is measured in bench/ (sysfs scan); here: the right one, and the pre-filter really filters.
-    const reads: string[] = [];
-    const counting = Object.create(host, {
-      readFile: { value: (p: string) => (reads.push(p), host.readFile(p)) },
-    }) as typeof host;
+    const { reads, counting } = countingReads();
     const found = await findControllers(counting, sim.settings, id("10.9.9.9"));
     assert.deepEqual(found.map((c) => c.device), ["nvme1000"]);
     const addressReads = reads.filter((p) => p.endsWith("/address"));
@@ -135,10 +139,7 @@ describe("sysfs reader on a simulated host", () => {
       sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: NQN, hostnqn: `nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-${String(i).padStart(12, "0")}` });
     }
     sim.addForeignController({ traddr: "10.9.9.9", subsysnqn: NQN });
-    const reads: string[] = [];
-    const counting = Object.create(host, {
-      readFile: { value: (p: string) => (reads.push(p), host.readFile(p)) },
-    }) as typeof host;
+    const { reads, counting } = countingReads();
     const found = await findControllers(counting, sim.settings, id("10.9.9.9"));
     assert.deepEqual(found.map((c) => c.device), ["nvme100"]);
     assert.equal(reads.filter((p) => !p.endsWith("/hostnqn")).length, reads.filter((p) => p.includes("/nvme100/")).length - 1, "only nvme100 is read beyond its hostnqn");
